@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Reference boot: runs the prepared boot set under qemu-system-i386 -accel tcg on the minimal ISA
+# PC of CONVENTIONS.md ("Devices a stock Linux kernel will use") with btvmm.test=TEST, then
+# judges the console log with check-boot-log.sh. Never changes the boot set.
+# Usage: boot-under-qemu.sh BOOT_DIR TEST [LOG]   (exit 77 = skipped, with the reason printed)
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+boot="${1:?usage: boot-under-qemu.sh BOOT_DIR TEST [LOG]}"
+test_name="${2:?usage: boot-under-qemu.sh BOOT_DIR TEST [LOG]}"
+log="${3:-$boot/qemu-$test_name.log}"
+# Seconds QEMU may run before the boot counts as hung (it takes ~15 s on the project's machines).
+limit="${BTVMM_LINUX_QEMU_TIMEOUT:-240}"
+
+qemu="$(command -v qemu-system-i386 || true)"
+if [ -z "$qemu" ]; then
+  echo "SKIP: qemu-system-i386 not found (Debian package qemu-system-x86)"
+  exit 77
+fi
+if [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
+  echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
+  exit 77
+fi
+
+cmdline="$(sed '/^#/d; /^[[:space:]]*$/d' "$here/../../scripts/linux/cmdline" | paste -sd ' ') btvmm.test=$test_name"
+# A Pentium II stripped to FPU, TSC, CX8 and CMOV: what btvmm's first Linux milestone provides.
+cpu="pentium2,-vme,-de,-pse,-msr,-pae,-mce,-apic,-sep,-mtrr,-pge,-mca,-pat,-pse36,-mmx,-fxsr"
+args=(-accel tcg -M isapc -cpu "$cpu" -m 256 -nographic -no-reboot
+      -kernel "$boot/vmlinuz" -initrd "$boot/initramfs.cpio.gz" -append "$cmdline")
+echo "+ qemu-system-i386 ${args[*]}"
+
+start=$(date +%s%N)
+status=0
+timeout -k 5 "$limit" "$qemu" "${args[@]}" </dev/null >"$log" 2>&1 || status=$?
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+printf 'qemu exited with status %s after %d.%03d s (boot, test and reboot); log: %s\n' \
+  "$status" $((elapsed_ms / 1000)) $((elapsed_ms % 1000)) "$log"
+
+verdict=0
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+  echo "FAIL: the guest did not reboot within $limit s"
+  verdict=1
+elif [ "$status" != 0 ]; then
+  echo "FAIL: qemu-system-i386 exited with status $status"
+  verdict=1
+fi
+"$here/check-boot-log.sh" "$log" "$test_name" || verdict=1
+if [ "$verdict" != 0 ]; then
+  echo "----- console log ($log) -----"
+  cat "$log"
+fi
+exit "$verdict"
