@@ -10,6 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev zlib1g-dev
   qemu-system-x86 cpio xz-utils zstd file
   python3
+  gnuplot-nox qemu-user
   kmod fakeroot
 )
 

@@ -1,0 +1,184 @@
+"""The columns of the benchmark table: how to run one workload under each backend.
+
+Adding a backend is one Column with a probe (why it cannot run here, or None) and a
+command line. A column must never pretend to run: if its backend is missing, probe() says
+why and the driver shows it as absent, never as zero.
+"""
+
+import errno
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+WORKLOADS = ["compress", "mcf", "queens", "interp", "sorthash", "compiler"]
+
+# Where a guest kernel that runs the workloads is expected (issue 7: the test guest under
+# tests/guest/ links them with bench_env_guest.c). BTVMM_BENCH_GUEST overrides it.
+GUEST_KERNEL_RELPATH = "benchmarks/guest/bench_guest.elf"
+
+# The QEMU-compatible debug-exit port the test guest uses to report its status
+# (DESIGN.md 4): exit status = (value << 1) | 1.
+QEMU_COMMON = ["-m", "128", "-nographic", "-no-reboot", "-monitor", "none",
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+
+
+@dataclass
+class Context:
+    build_dir: str
+    repo_dir: str
+    quick: bool
+    timeout_s: float
+    cache: dict = field(default_factory=dict)
+
+    def native32(self, workload: str) -> str:
+        return os.path.join(self.build_dir, "benchmarks", "native32", workload)
+
+    def native64(self, workload: str) -> str:
+        return os.path.join(self.build_dir, "benchmarks", "native64", workload)
+
+    def btvmm(self) -> str:
+        return os.path.join(self.build_dir, "host", "btvmm")
+
+    def guest_kernel(self) -> str:
+        return os.environ.get("BTVMM_BENCH_GUEST",
+                              os.path.join(self.build_dir, GUEST_KERNEL_RELPATH))
+
+    def workload_args(self) -> List[str]:
+        return ["--quick"] if self.quick else []
+
+    def guest_append(self, workload: str) -> str:
+        return f"bench={workload}" + (" quick" if self.quick else "")
+
+
+@dataclass
+class Column:
+    name: str
+    description: str
+    probe: Callable[[Context], Optional[str]]
+    command: Callable[[Context, str], List[str]]
+    # btvmm columns write their counters here (issue 7 item 4); None for the others.
+    metrics_file: Optional[Callable[[Context, str], str]] = None
+    # Guest columns report through the console; their exit status is the VMM's, not the
+    # workload's, so only host-process columns must also exit with status 0.
+    guest: bool = False
+    # Recognises a run that failed because the backend is missing rather than the workload.
+    unavailable: Optional[Callable[[str], Optional[str]]] = None
+
+
+def _missing_binaries(paths: List[str]) -> Optional[str]:
+    missing = [p for p in paths if not os.access(p, os.X_OK)]
+    if missing:
+        return f"not built: {missing[0]} (ninja bench_workloads)"
+    return None
+
+
+def _probe_native(ctx: Context) -> Optional[str]:
+    why = _missing_binaries([ctx.native32(w) for w in WORKLOADS])
+    if why:
+        return why
+    try:
+        subprocess.run([ctx.native32("queens"), "--quick"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60, check=False)
+    except OSError as e:
+        if e.errno == errno.ENOEXEC:
+            return ("the host kernel refuses i386 executables (execve: ENOEXEC, IA-32 "
+                    "emulation off); see the native64 reference column")
+        return f"cannot execute {ctx.native32('queens')}: {e.strerror}"
+    return None
+
+
+def _probe_native64(ctx: Context) -> Optional[str]:
+    return _missing_binaries([ctx.native64(w) for w in WORKLOADS])
+
+
+def _probe_qemu_user(ctx: Context) -> Optional[str]:
+    if shutil.which("qemu-i386") is None:
+        return "qemu-i386 not installed (Debian package qemu-user)"
+    return _missing_binaries([ctx.native32(w) for w in WORKLOADS])
+
+
+def _kvm_reason() -> Optional[str]:
+    if not os.path.exists("/dev/kvm"):
+        return "no /dev/kvm on this host"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "/dev/kvm is not accessible to this user"
+    return None
+
+
+def _guest_reason(ctx: Context) -> Optional[str]:
+    if not os.path.exists(ctx.guest_kernel()):
+        return (f"no guest build of the workloads yet ({ctx.guest_kernel()} missing; "
+                "needs bench_env_guest.c against the tests/guest user library)")
+    return None
+
+
+def _btvmm_reason(ctx: Context) -> Optional[str]:
+    if not os.access(ctx.btvmm(), os.X_OK):
+        return f"btvmm not built ({ctx.btvmm()})"
+    return _guest_reason(ctx)
+
+
+def btvmm_unavailable(stderr: str) -> Optional[str]:
+    """btvmm exits with a reason when an accelerator is missing from this build or host
+    (host/run_command.cpp); the driver then shows the column as absent with that reason."""
+    for line in stderr.splitlines():
+        if "--accel" in line and "not available" in line:
+            return f"btvmm says: {line.strip()}"
+    return None
+
+
+def _probe_btvmm_bt(ctx: Context) -> Optional[str]:
+    return _btvmm_reason(ctx)
+
+
+def _probe_btvmm_kvm(ctx: Context) -> Optional[str]:
+    return _kvm_reason() or _btvmm_reason(ctx)
+
+
+def _probe_qemu_tcg(ctx: Context) -> Optional[str]:
+    if shutil.which("qemu-system-i386") is None:
+        return "qemu-system-i386 not installed (Debian package qemu-system-x86)"
+    return _guest_reason(ctx)
+
+
+def _probe_qemu_kvm(ctx: Context) -> Optional[str]:
+    return _kvm_reason() or _probe_qemu_tcg(ctx)
+
+
+def _metrics_path(ctx: Context, workload: str) -> str:
+    return os.path.join(ctx.build_dir, "benchmarks", "metrics", f"{workload}.json")
+
+
+def _btvmm_command(ctx: Context, workload: str, accel: str) -> List[str]:
+    return [ctx.btvmm(), "run", "--kernel", ctx.guest_kernel(), "--accel", accel, "-m", "128",
+            "--no-reboot", "--timeout", str(int(ctx.timeout_s)),
+            "--append", ctx.guest_append(workload), "--metrics", _metrics_path(ctx, workload)]
+
+
+def _qemu_command(ctx: Context, workload: str, accel: str) -> List[str]:
+    return ["qemu-system-i386", "-accel", accel, *QEMU_COMMON, "-kernel", ctx.guest_kernel(),
+            "-append", ctx.guest_append(workload)]
+
+
+COLUMNS = [
+    Column("native", "host 32-bit Linux process (gcc -m32 -O2): the physical limit",
+           _probe_native, lambda ctx, w: [ctx.native32(w), *ctx.workload_args()]),
+    Column("native64", "reference: same sources as an x86-64 process (gcc -m64 -O2)",
+           _probe_native64, lambda ctx, w: [ctx.native64(w), *ctx.workload_args()]),
+    Column("btvmm-bt", "btvmm --accel bt, workload as a guest user program",
+           _probe_btvmm_bt, lambda ctx, w: _btvmm_command(ctx, w, "bt"), _metrics_path,
+           unavailable=btvmm_unavailable, guest=True),
+    Column("btvmm-kvm", "btvmm --accel kvm, workload as a guest user program",
+           _probe_btvmm_kvm, lambda ctx, w: _btvmm_command(ctx, w, "kvm"), _metrics_path,
+           unavailable=btvmm_unavailable, guest=True),
+    Column("qemu-tcg", "qemu-system-i386 -accel tcg, same guest",
+           _probe_qemu_tcg, lambda ctx, w: _qemu_command(ctx, w, "tcg"), guest=True),
+    Column("qemu-kvm", "qemu-system-i386 -accel kvm, same guest",
+           _probe_qemu_kvm, lambda ctx, w: _qemu_command(ctx, w, "kvm"), guest=True),
+    Column("qemu-user", "reference: qemu-i386 user-mode TCG running the native 32-bit binary",
+           _probe_qemu_user, lambda ctx, w: ["qemu-i386", ctx.native32(w), *ctx.workload_args()]),
+]
+
+COLUMN_NAMES = [c.name for c in COLUMNS]

@@ -1,0 +1,171 @@
+"""Summaries and outputs of a benchmark run: medians, ratios to the baseline, the SPEC-style
+geometric mean, the terminal table, the JSON document and benchmarks/RESULTS.md.
+
+Pure functions of the measurements (plus machine/git facts); never runs a workload. A cell
+with no passing measurement is reported as missing, never as zero.
+"""
+
+import datetime
+import math
+import os
+import platform
+import statistics
+import subprocess
+from typing import Dict, List, Optional
+
+SCHEMA = "btvmm-bench-suite/1"
+
+
+def choose_baseline(present: List[str]) -> Optional[str]:
+    """native is the physical limit; native64 stands in only where i386 cannot run."""
+    for name in ("native", "native64"):
+        if name in present:
+            return name
+    return None
+
+
+def geometric_mean(values: List[float]) -> Optional[float]:
+    if not values or any(v <= 0 for v in values):
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def summarize(measurements: List[dict], columns: List[str], workloads: List[str],
+              baseline: Optional[str], metric: str) -> dict:
+    """Per column: the median of the passing measurements of each workload, the speed
+    ratio baseline_median / column_median (1.0 = as fast as the baseline, SPEC habit) and
+    the geometric mean of the ratios, marked complete only if every workload has one."""
+    medians: Dict[str, Dict[str, float]] = {c: {} for c in columns}
+    for c in columns:
+        for w in workloads:
+            times = [m[metric] for m in measurements if m["column"] == c and m["workload"] == w
+                     and m["verdict"] == "PASS" and m[metric] is not None]
+            if times:
+                medians[c][w] = statistics.median(times)
+    out = {"metric": metric, "baseline": baseline, "columns": {}}
+    for c in columns:
+        ratios = {}
+        if baseline is not None:
+            for w, t in medians[c].items():
+                base = medians[baseline].get(w)
+                if base is not None and t > 0:
+                    ratios[w] = base / t
+        out["columns"][c] = {
+            "median_s": medians[c],
+            "ratio_to_baseline": ratios,
+            "geomean_ratio": geometric_mean(list(ratios.values())),
+            "complete": len(ratios) == len(workloads),
+        }
+    return out
+
+
+def format_table(summary: dict, workloads: List[str], absent: Dict[str, str],
+                 failures: Dict[str, Dict[str, str]]) -> str:
+    """Baseline seconds first, then every present column as a speed ratio to it."""
+    cols = list(summary["columns"].keys())
+    base = summary["baseline"]
+    head = ["workload", f"{base or 'baseline'} [s]"] + cols
+    rows = [head]
+    for w in workloads:
+        base_s = summary["columns"].get(base, {}).get("median_s", {}).get(w) if base else None
+        row = [w, f"{base_s:.3f}" if base_s is not None else "-"]
+        for c in cols:
+            r = summary["columns"][c]["ratio_to_baseline"].get(w)
+            row.append(failures.get(c, {}).get(w) or (f"{r:.3f}" if r is not None else "-"))
+        rows.append(row)
+    geo = ["geomean", ""]
+    for c in cols:
+        g = summary["columns"][c]["geomean_ratio"]
+        mark = "" if summary["columns"][c]["complete"] else "*"
+        geo.append(f"{g:.3f}{mark}" if g is not None else "-")
+    rows.append(geo)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i])
+                       for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    notes = [f"ratio = {base} time / column time ({summary['metric']}, median); 1.000 = as fast "
+             f"as {base}; * = geometric mean over fewer than all workloads"] if base else []
+    for name, why in absent.items():
+        notes.append(f"{name}: absent ({why})")
+    return "\n".join(lines + [""] + notes)
+
+
+def _read(cmd: List[str], cwd: Optional[str] = None) -> Optional[str]:
+    try:
+        r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True, check=False)
+    except OSError:
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def machine_info() -> dict:
+    cpu = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu_model": cpu, "cpus_online": os.cpu_count(),
+            "kernel": f"{platform.system()} {platform.release()}",
+            "os": _read(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+            "gcc": _read(["gcc", "-dumpfullversion"]),
+            "qemu": (_read(["qemu-system-i386", "--version"]) or "").split("\n")[0] or None,
+            "load_average": list(os.getloadavg())}
+
+
+def git_info(repo: str) -> dict:
+    commit = _read(["git", "rev-parse", "HEAD"], cwd=repo)
+    dirty = _read(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo)
+    return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def results_markdown(doc: dict, table: str, png_name: Optional[str], json_name: str) -> str:
+    m = doc["machine"]
+    g = doc["git"]
+    s = doc["settings"]
+    base = doc["summary"]["baseline"]
+    lines = [
+        "# SPECint-style suite: results",
+        "",
+        "Generated by `benchmarks/run --write-results`; do not edit by hand. Schema of the raw "
+        f"data: [README.md](README.md). Raw measurements: [{json_name}]({json_name}).",
+        "",
+        f"* date: {doc['date']}",
+        f"* machine: {m['cpu_model']}, {m['cpus_online']} CPUs online, {m['kernel']}, "
+        f"{m['os']}, gcc {m['gcc']}, load average at start {m['load_average'][0]:.2f}",
+        f"* commit: {g['commit']}{' (working tree had local changes)' if g['dirty'] else ''}",
+        f"* repetitions: {s['repetitions']}, interleaved; metric: {s['metric']} time, median",
+        f"* baseline: {base}",
+        "",
+        "```",
+        table,
+        "```",
+        "",
+    ]
+    if png_name:
+        lines += [f"![speed relative to {base}]({png_name})", ""]
+    lines += ["## Median times [s]", "", "| workload | " +
+              " | ".join(doc["summary"]["columns"].keys()) + " |",
+              "|---|" + "---|" * len(doc["summary"]["columns"])]
+    for w in doc["workloads"]:
+        cells = []
+        for c in doc["summary"]["columns"].values():
+            t = c["median_s"].get(w)
+            cells.append(f"{t:.3f}" if t is not None else "-")
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if base != "native":
+        lines += ["Note: the `native` column (the workloads as host 32-bit processes) could not "
+                  "run on this machine, so ratios are relative to `native64`, the same sources "
+                  "compiled for x86-64. That is a reference, not the physical limit of 32-bit "
+                  "code: compare columns with each other, not with 1.0.", ""]
+    return "\n".join(lines)

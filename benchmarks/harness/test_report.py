@@ -1,0 +1,75 @@
+"""Unit tests of the driver's pure logic (report.py, measure.parse_verdict, the interleaving
+order); run by ctest as benchmark_harness_summary_logic. Never runs a workload."""
+
+import math
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import measure, report  # noqa: E402
+
+
+def m(column, workload, wall, verdict="PASS", rep=1):
+    return {"column": column, "workload": workload, "wall_s": wall, "cpu_s": wall,
+            "verdict": verdict, "rep": rep}
+
+
+class SummaryTest(unittest.TestCase):
+    def test_ratio_is_baseline_median_over_column_median(self):
+        ms = [m("native", "a", 1.0), m("native", "a", 3.0), m("native", "a", 2.0),
+              m("bt", "a", 4.0), m("bt", "a", 100.0), m("bt", "a", 5.0)]
+        s = report.summarize(ms, ["native", "bt"], ["a"], "native", "wall_s")
+        self.assertEqual(s["columns"]["native"]["median_s"]["a"], 2.0)
+        self.assertEqual(s["columns"]["bt"]["median_s"]["a"], 5.0)
+        self.assertAlmostEqual(s["columns"]["bt"]["ratio_to_baseline"]["a"], 0.4)
+
+    def test_geomean_is_spec_style_geometric_mean_of_ratios(self):
+        ms = [m("native", "a", 1.0), m("native", "b", 1.0), m("bt", "a", 2.0), m("bt", "b", 0.5)]
+        s = report.summarize(ms, ["native", "bt"], ["a", "b"], "native", "wall_s")
+        self.assertAlmostEqual(s["columns"]["bt"]["geomean_ratio"], 1.0)
+        self.assertTrue(s["columns"]["bt"]["complete"])
+
+    def test_failed_runs_are_left_out_and_never_become_zero(self):
+        ms = [m("native", "a", 1.0), m("native", "b", 1.0), m("bt", "a", 2.0),
+              m("bt", "b", 0.001, verdict="FAIL")]
+        s = report.summarize(ms, ["native", "bt"], ["a", "b"], "native", "wall_s")
+        self.assertNotIn("b", s["columns"]["bt"]["ratio_to_baseline"])
+        self.assertFalse(s["columns"]["bt"]["complete"])
+        table = report.format_table(s, ["a", "b"], {"qemu-kvm": "no /dev/kvm"},
+                                    {"bt": {"b": "FAIL"}})
+        self.assertIn("FAIL", table)
+        self.assertIn("qemu-kvm: absent (no /dev/kvm)", table)
+        self.assertIn("0.500*", table)
+
+    def test_baseline_prefers_native_then_native64(self):
+        self.assertEqual(report.choose_baseline(["qemu-tcg", "native64", "native"]), "native")
+        self.assertEqual(report.choose_baseline(["qemu-tcg", "native64"]), "native64")
+        self.assertIsNone(report.choose_baseline(["qemu-tcg"]))
+
+    def test_geometric_mean_rejects_empty_and_non_positive(self):
+        self.assertIsNone(report.geometric_mean([]))
+        self.assertIsNone(report.geometric_mean([1.0, 0.0]))
+        self.assertAlmostEqual(report.geometric_mean([2.0, 8.0]), 4.0)
+        self.assertTrue(math.isclose(report.geometric_mean([3.0]), 3.0))
+
+
+class VerdictTest(unittest.TestCase):
+    def test_verdict_line_found_among_console_noise(self):
+        out = "boot...\nmcf: flow 5\nmcf: checksum 0000abcd expected 0000abcd PASS\r\nhalt\n"
+        v = measure.parse_verdict("mcf", out)
+        self.assertEqual(v["verdict"], "PASS")
+        self.assertEqual(v["checksum"], "0000abcd")
+
+    def test_mismatched_checksums_fail_even_if_line_says_pass(self):
+        out = "mcf: checksum 0000abcd expected 0000abce PASS\n"
+        self.assertEqual(measure.parse_verdict("mcf", out)["verdict"], "FAIL")
+
+    def test_missing_or_foreign_verdict_is_no_verdict(self):
+        out = "queens: checksum 00000001 expected 00000001 PASS\n"
+        self.assertEqual(measure.parse_verdict("mcf", out)["verdict"], "NO-VERDICT")
+
+
+if __name__ == "__main__":
+    unittest.main()
