@@ -17,7 +17,7 @@ int exec_image(struct proc *p, const char *name, const char *arg) {
   pd_free_user(p->pd);
   if (p == current) write_cr3(V2P(p->pd));
   p->layout = layout;
-  p->brk = layout.end;
+  p->brk = PAGE_UP(layout.end);
   p->fault_handler = 0;
   uint32_t nlen = kstrlen(name);
   if (nlen >= sizeof p->name) nlen = sizeof p->name - 1;

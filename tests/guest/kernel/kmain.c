@@ -42,7 +42,7 @@ static int cmdline_get(const char *key, char *out, uint32_t n) {
 }
 
 static void run_user(const char *name, const char *arg) {
-  kprintf("kernel: running %s %s\n", name, arg);
+  kprintf("kernel: running %s%s%s\n", name, arg[0] ? " " : "", arg);
   int pid = proc_spawn(name, arg);
   if (pid < 0) {
     check(0, "spawn user program");

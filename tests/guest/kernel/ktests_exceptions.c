@@ -33,10 +33,10 @@ void ktests_exceptions(void) {
   expect_trap("ring0 #GP load selector beyond GDT limit", at, 13, 0x400, 0);
   KPROBE(at, "movw $0x40, %%cx", "movw %%cx, %%ds");
   expect_trap("ring0 #NP load not-present data segment", at, 11, SEL_NOTPRESENT, 0);
-  /* Segment-limit violations are printed on a "seglimit:" line without a verdict: QEMU TCG does
+  /* Segment-limit violations are printed on a "qemu-gap:" line without a verdict: QEMU TCG does
    * not check data segment limits, hardware and btvmm do (tests/guest/README.md). */
   KPROBE(at, "movw $0x38, %%cx\n movw %%cx, %%fs", "movl %%fs:0x1000, %%eax");
-  kprintf("seglimit: ring0 %%fs:0x1000 past a 4 KiB limit: %s vector %u err %x\n",
+  kprintf("qemu-gap: ring0 %%fs:0x1000 past a 4 KiB limit: %s vector %u err %x\n",
           ktrap.taken ? "fault" : "no fault", ktrap.taken ? ktrap.vector : 0, ktrap.taken ? ktrap.err : 0);
   __asm__ volatile("movw %w0, %%fs" : : "r"(SEL_KDATA));
   KPROBE(at, "xorl %%ecx, %%ecx", "movl (%%ecx), %%eax");

@@ -38,7 +38,7 @@ static void test_memory(void) {
   check_eq(*(volatile uint32_t *)(USER_TLS_BASE + 16), 0x5eed, "TLS segment base is USER_TLS_BASE");
   /* No verdict: QEMU TCG does not check data segment limits (tests/guest/README.md). */
   UPROBE(at, "", "movl %%gs:0x1000, %%eax");
-  printf("seglimit: ring3 %%gs:0x1000 past the TLS limit: %s vector %u err %x\n", caught_taken ? "fault" : "no fault",
+  printf("qemu-gap: ring3 %%gs:0x1000 past the TLS limit: %s vector %u err %x\n", caught_taken ? "fault" : "no fault",
          caught_taken ? caught_vector : 0, caught_taken ? caught_err : 0);
   syscall3(SYS_CATCH, 0, 0, 0);
 }
