@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Assembles the Linux boot set (Debian's stock non-PAE i386 kernel + busybox-static:i386) in a
 # cache outside the source tree. Never modifies the packages and never writes into the repo.
-# Usage: fetch-boot-set.sh [--refresh] [--print-dir]
+# Usage: fetch-boot-set.sh [--dir DIR] [--refresh] [--print-dir]
+#   --dir DIR    the boot-set directory (default ${BTVMM_CACHE:-$HOME/.cache/btvmm}/linux)
 #   --refresh    ask the archive again for the newest 6.1 686 kernel even if a set is cached
 #   --print-dir  print the boot-set directory on stdout (all progress goes to stderr)
 # Exit status: 0 ready, 1 error, 75 the Debian archive (or apt) cannot be reached.
@@ -12,13 +13,15 @@ cache_root="${BTVMM_CACHE:-$HOME/.cache/btvmm}"
 dir="$cache_root/linux"
 refresh=0
 print_dir=0
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir="$2"; shift ;;
     --refresh) refresh=1 ;;
     --print-dir) print_dir=1 ;;
     -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "fetch-boot-set: unknown argument '$arg'" >&2; exit 1 ;;
+    *) echo "fetch-boot-set: unknown argument '$1'" >&2; exit 1 ;;
   esac
+  shift
 done
 
 log() { echo "fetch-boot-set: $*" >&2; }

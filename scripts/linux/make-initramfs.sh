@@ -87,8 +87,8 @@ if [ "$(id -u)" = 0 ]; then
   (pack "$stage" "$tmp_out")
 else
   command -v fakeroot >/dev/null || { log "fakeroot not found (scripts/install-deps.sh installs it)"; exit 1; }
-  export -f pack
-  fakeroot bash -c 'pack "$1" "$2"' _ "$stage" "$tmp_out"
+  # fakeroot is a /bin/sh script, and dash drops exported bash functions: pass the source.
+  fakeroot bash -c "$(declare -f pack)"'; pack "$1" "$2"' _ "$stage" "$tmp_out"
 fi
 mv "$tmp_out" "$out"
 log "$out: $(stat -c %s "$out") bytes ($(wc -w <<<"$applets") applets, ${#seen[@]} modules, kernel $KERNEL_RELEASE)"
