@@ -23,6 +23,8 @@ IMAGE proctest
 IMAGE fidelity
 IMAGE nanobench
 IMAGE forkwait
+/* The benchmark workloads found at configure time (tests/guest/CMakeLists.txt writes the list). */
+#include "bench_images.inc"
 
         .section .rodata.images_table, "a"
         .long 0, 0, 0

@@ -56,6 +56,22 @@ void *memset(void *d, int c, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) x[i] = (char)c;
   return d;
 }
+void *memmove(void *d, const void *s, uint32_t n) {
+  char *x = d;
+  const char *y = s;
+  if (x < y) {
+    for (uint32_t i = 0; i < n; i++) x[i] = y[i];
+  } else {
+    for (uint32_t i = n; i > 0; i--) x[i - 1] = y[i - 1];
+  }
+  return d;
+}
+int memcmp(const void *a, const void *b, uint32_t n) {
+  const unsigned char *x = a, *y = b;
+  for (uint32_t i = 0; i < n; i++)
+    if (x[i] != y[i]) return x[i] - y[i];
+  return 0;
+}
 void *sbrk(int32_t delta) {
   uint32_t old = brk(0);
   if (brk(old + (uint32_t)delta) != old + (uint32_t)delta) return (void *)-1;

@@ -36,6 +36,8 @@ int strcmp(const char *a, const char *b);
 int atoi(const char *s);
 void *memcpy(void *d, const void *s, uint32_t n);
 void *memset(void *d, int c, uint32_t n);
+void *memmove(void *d, const void *s, uint32_t n);
+int memcmp(const void *a, const void *b, uint32_t n);
 void *sbrk(int32_t delta);
 
 /* Fault capture (kernel/trap.c SYS_CATCH convention; entry in crt0.S). */
