@@ -1,0 +1,107 @@
+// Translation-unit formation (rules in translation_unit.h). Reads guest code only through the
+// fetch callback, one page at a time; decides nothing about kinds (classify.cpp does).
+#include "translator/translation_unit.h"
+
+#include <algorithm>
+#include <array>
+
+namespace btvmm::translator {
+namespace {
+
+enum class Step { kDecoded, kStraddles, kFetchFault, kNotAnInstruction, kTooLong };
+
+struct Fetched {
+  Step step;
+  DecodeResult result;
+  uint32_t fault_linear = 0;
+};
+
+uint64_t page_end_of(uint32_t linear) { return (uint64_t(linear) & ~uint64_t(kGuestPageSize - 1)) + kGuestPageSize; }
+
+// Fetches and decodes the instruction at `eip`. Bytes of the next page are fetched only if
+// `may_straddle` and the instruction really reaches into it.
+Fetched fetch_one(uint32_t eip, const FetchFn& fetch, bool may_straddle) {
+  std::array<uint8_t, kMaxInstructionLength> buf{};
+  const uint64_t page_end = page_end_of(eip);
+  const size_t first = std::min<uint64_t>(kMaxInstructionLength, page_end - eip);
+  if (!fetch(eip, std::span<uint8_t>(buf.data(), first))) return {Step::kFetchFault, {}, eip};
+  DecodeResult r = decode(std::span<const uint8_t>(buf.data(), first), eip);
+  if (r.status == DecodeStatus::kNeedMoreBytes) {
+    if (!may_straddle) return {Step::kStraddles, {}, 0};
+    const uint32_t next_page = static_cast<uint32_t>(page_end);  // wraps to 0 at 4 GiB
+    if (!fetch(next_page, std::span<uint8_t>(buf.data() + first, kMaxInstructionLength - first))) {
+      return {Step::kFetchFault, {}, next_page};
+    }
+    r = decode(std::span<const uint8_t>(buf.data(), kMaxInstructionLength), eip);
+  }
+  switch (r.status) {
+    case DecodeStatus::kOk: return {Step::kDecoded, r, 0};
+    case DecodeStatus::kTooLong: return {Step::kTooLong, {}, 0};
+    case DecodeStatus::kNeedMoreBytes:  // cannot happen with 15 bytes in hand: decode() says kTooLong
+    case DecodeStatus::kInvalid: break;
+  }
+  return {Step::kNotAnInstruction, {}, 0};
+}
+
+}  // namespace
+
+const char* to_string(TuEnd e) {
+  switch (e) {
+    case TuEnd::kControlFlow: return "control-flow";
+    case TuEnd::kMaxInstructions: return "max-instructions";
+    case TuEnd::kPageBoundary: return "page-boundary";
+    case TuEnd::kBeforeFault: return "before-fault";
+    case TuEnd::kFault: return "fault";
+  }
+  return "?";
+}
+
+TranslationUnit form_translation_unit(uint32_t eip, const FetchFn& fetch) {
+  TranslationUnit tu;
+  tu.start_eip = eip;
+  const uint64_t page_end = page_end_of(eip);
+  uint32_t at = eip;
+  for (;;) {
+    const bool first = tu.instructions.empty();
+    const Fetched f = fetch_one(at, fetch, first);
+    if (f.step == Step::kStraddles) {
+      tu.end = TuEnd::kPageBoundary;
+      return tu;
+    }
+    if (f.step != Step::kDecoded) {
+      if (!first) {
+        tu.end = TuEnd::kBeforeFault;
+        return tu;
+      }
+      tu.end = TuEnd::kFault;
+      switch (f.step) {
+        case Step::kFetchFault: tu.fault = GuestFault{GuestFault::Vector::kPageFault, at, f.fault_linear}; break;
+        case Step::kTooLong: tu.fault = GuestFault{GuestFault::Vector::kGeneralProtection, at, 0}; break;
+        default: tu.fault = GuestFault{GuestFault::Vector::kInvalidOpcode, at, 0}; break;
+      }
+      return tu;
+    }
+    const DecodedInstruction& insn = f.result.instruction;
+    tu.instructions.push_back({insn, classify(insn)});
+    const uint64_t end = uint64_t(at) + insn.length();
+    if (end > page_end) tu.spans_two_pages = true;
+
+    const Flow flow = tu.instructions.back().cls.flow;
+    if (flow != Flow::kFallsThrough) {
+      tu.end = TuEnd::kControlFlow;
+      tu.ends_in_interrupt_shadow = flow == Flow::kEndsTuInShadow;
+      return tu;
+    }
+    if (end >= page_end) {
+      tu.end = TuEnd::kPageBoundary;
+      return tu;
+    }
+    if (tu.instructions.size() == kMaxTuInstructions) {
+      tu.end = TuEnd::kMaxInstructions;
+      return tu;
+    }
+    at = insn.next_eip();
+  }
+}
+
+}  // namespace btvmm::translator
