@@ -1,0 +1,73 @@
+// The virtual PC a backend runs: guest memory, the port and MMIO buses with the PC devices,
+// the console, and the machine-level requests (exit, reset, quit). Backend-independent: the
+// KVM backend and the binary translator run the same Machine.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "devices/bus.h"
+#include "devices/pc_devices.h"
+#include "mmu/machine_memory.h"
+
+namespace btvmm::host {
+
+enum class StopReason { kNone, kGuestExit, kReset, kTripleFault, kQuit, kTimeout };
+
+class Machine : public devices::MachineControl, public devices::Clock {
+ public:
+  Machine(uint64_t ram_bytes, devices::CharBackend& console);
+  ~Machine() override;
+
+  mmu::GuestMemory& memory() { return memory_; }
+  devices::PortBus& ports() { return ports_; }
+  devices::MmioBus& mmio() { return mmio_; }
+  devices::InterruptController& interrupts();
+
+  // devices::MachineControl (vCPU thread)
+  void request_exit(int status) override;
+  void request_reset() override;
+  // From the backend.
+  void triple_fault();
+  // From other threads (terminal reader, timeout): thread-safe.
+  void request_quit();
+  void request_timeout();
+  void push_input(uint8_t byte);
+
+  // devices::Clock: nanoseconds since the machine was created.
+  uint64_t now_ns() const override;
+
+  // vCPU thread: moves terminal input into the UART, runs timed devices whose deadline passed,
+  // and returns the next deadline (Clock time) or UINT64_MAX.
+  uint64_t service_devices();
+
+  // Set when the run loop must stop; the exit status is meaningful for kGuestExit.
+  StopReason stop_reason() const { return stop_.load(std::memory_order_acquire); }
+  int guest_exit_status() const { return exit_status_; }
+
+  // An eventfd that becomes readable when something from outside the vCPU thread needs
+  // attention (input, quit); backends wait on it while the guest halts.
+  int wake_fd() const { return wake_fd_; }
+  void consume_wake();
+
+ private:
+  void stop(StopReason r);
+  void wake();
+
+  mmu::GuestMemory memory_;
+  devices::PortBus ports_;
+  devices::MmioBus mmio_;
+  std::unique_ptr<devices::PcDevices> devices_;
+  uint64_t start_ns_;
+  std::atomic<StopReason> stop_{StopReason::kNone};
+  int exit_status_ = 0;
+  int wake_fd_ = -1;
+  std::mutex input_mu_;
+  std::deque<uint8_t> input_;
+};
+
+}  // namespace btvmm::host

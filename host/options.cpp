@@ -1,0 +1,130 @@
+#include "host/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace btvmm::host {
+
+namespace {
+
+const char* const kQemuLongOptions[] = {"kernel", "initrd", "append", "no-reboot", "accel", "stats", "metrics",
+                                         "memory", "timeout", "trace-tc", "snapshot", "version", "help"};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+uint64_t parse_memory(const std::string& s) {
+  // -m 256 (MiB), -m 1G, -m 512M: QEMU's forms.
+  if (s.empty()) fail(ExitCode::kUsage, "-m: empty size");
+  size_t used = 0;
+  unsigned long long v = 0;
+  try {
+    v = std::stoull(s, &used);
+  } catch (const std::exception&) {
+    fail(ExitCode::kUsage, "-m {}: not a size (examples: 128, 512M, 1G)", s);
+  }
+  std::string suffix = s.substr(used);
+  if (suffix == "G" || suffix == "g") v *= 1024;
+  else if (!(suffix.empty() || suffix == "M" || suffix == "m")) fail(ExitCode::kUsage, "-m {}: unknown unit '{}'", s, suffix);
+  // The guest window is 4 GiB and RAM sits below the 3 GiB PCI/MMIO hole of a PC.
+  if (v < 4 || v > 3072) fail(ExitCode::kUsage, "-m {}: guest memory must be between 4 MiB and 3 GiB", s);
+  return v;
+}
+
+const char* kVersionText = "btvmm " "0.1.0" " (hosted VMM for 32-bit x86 guests, binary translation)\n";
+
+}  // namespace
+
+std::vector<std::string> rewrite_qemu_aliases(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+      std::string name = a.substr(1);
+      std::string key = name.substr(0, name.find('='));
+      if (std::find(std::begin(kQemuLongOptions), std::end(kQemuLongOptions), key) != std::end(kQemuLongOptions)) {
+        out.push_back("-" + a);
+        continue;
+      }
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+Command parse_command_line(int argc, const char* const* argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  args = rewrite_qemu_aliases(args);
+
+  CLI::App app{"btvmm: a hosted virtual machine monitor for 32-bit x86 guests (binary translation)", "btvmm"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("-V,--version", version, "Print the version and exit");
+
+  RunOptions run;
+  std::string memory = "128", accel = "kvm", initrd_list;
+  CLI::App* run_cmd = app.add_subcommand("run", "Boot a guest from disk.img (or --kernel) and run it");
+  run_cmd->add_option("disk", run.disk, "Disk image made by 'btvmm mkimage' (boot set + guest disk)");
+  run_cmd->add_option("--kernel", run.kernel, "Boot this kernel directly (multiboot ELF or Linux bzImage)");
+  run_cmd->add_option("--initrd", initrd_list, "Initrd (Linux) or comma-separated modules (multiboot)");
+  run_cmd->add_option("--append", run.append, "Kernel command line (overrides the image's)");
+  run_cmd->add_option("-m,--memory", memory, "Guest RAM in MiB (or with M/G suffix)")->capture_default_str();
+  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm")->capture_default_str();
+  run_cmd->add_flag("--stats", run.stats, "Print every counter at exit (traps, exits, translations)");
+  run_cmd->add_option("--metrics", run.metrics_file, "Write the counters as JSON to this file at exit");
+  run_cmd->add_flag("--no-reboot", run.no_reboot, "Exit instead of rebooting on guest reset or triple fault");
+  run_cmd->add_option("--timeout", run.timeout_s, "Stop the guest after this many seconds (exit status 14)");
+
+  MkimageOptions mk;
+  std::string mk_initrds;
+  CLI::App* mk_cmd = app.add_subcommand("mkimage", "Make a disk.img from a kernel, initrd, command line and root filesystem");
+  mk_cmd->add_option("-o,--output", mk.output, "Image to write")->required();
+  mk_cmd->add_option("--kernel", mk.kernel, "Kernel (multiboot ELF or Linux bzImage)")->required()->check(CLI::ExistingFile);
+  mk_cmd->add_option("--initrd", mk_initrds, "Initrd (one file)");
+  mk_cmd->add_option("--append", mk.append, "Kernel command line stored in the image");
+  mk_cmd->add_option("--rootfs", mk.rootfs, "Root filesystem: a directory (made into ext2) or a filesystem image");
+  mk_cmd->add_option("--rootfs-size", mk.rootfs_mib, "Size in MiB of a filesystem made from a directory");
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return InfoRequest{app.help()};
+  } catch (const CLI::CallForAllHelp&) {
+    return InfoRequest{app.help("", CLI::AppFormatMode::All)};
+  } catch (const CLI::ParseError& e) {
+    fail(ExitCode::kUsage, "{} (try 'btvmm --help')", e.what());
+  }
+  if (version) return InfoRequest{kVersionText};
+
+  if (run_cmd->parsed()) {
+    run.memory_mib = parse_memory(memory);
+    if (accel == "bt") run.accel = Accel::kBt;
+    else if (accel == "kvm") run.accel = Accel::kKvm;
+    else fail(ExitCode::kUsage, "--accel {}: unknown accelerator (bt or kvm)", accel);
+    run.initrds = split_commas(initrd_list);
+    run.append_given = run_cmd->count("--append") > 0;
+    if (run.disk.empty() && run.kernel.empty()) fail(ExitCode::kUsage, "run: give a disk image or --kernel (try 'btvmm run --help')");
+    if (run.timeout_s < 0) fail(ExitCode::kUsage, "--timeout must not be negative");
+    return run;
+  }
+  if (mk_cmd->parsed()) {
+    mk.initrds = split_commas(mk_initrds);
+    if (mk.initrds.size() > 1) fail(ExitCode::kUsage, "mkimage: one --initrd at most");
+    return mk;
+  }
+  return InfoRequest{app.help()};
+}
+
+}  // namespace btvmm::host

@@ -1,0 +1,156 @@
+#include "host/run_command.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/stats.h"
+#include "host/disk_image.h"
+#include "host/file_io.h"
+#include "host/kernel_loader.h"
+#include "host/kvm_backend.h"
+#include "host/machine.h"
+#include "host/terminal.h"
+
+namespace btvmm::host {
+
+namespace {
+
+stats::Counter c_boots{"machine.boots", "guest boots (first boot plus reboots)"};
+
+KernelInput gather_boot_set(const RunOptions& o) {
+  if (!o.kernel.empty()) {
+    KernelInput in;
+    in.kernel = read_file(o.kernel, ExitCode::kBadKernel, "kernel");
+    for (const auto& spec : o.initrds) {
+      // QEMU's multiboot convention: "path arguments" - the whole string is the module's name.
+      std::string path = spec.substr(0, spec.find(' '));
+      in.initrds.push_back({read_file(path, ExitCode::kBadKernel, "initrd"), spec});
+    }
+    in.cmdline = o.append;
+    return in;
+  }
+  ParsedImage img = read_disk_image(o.disk);
+  KernelInput in = kernel_input_from(img.boot);
+  if (o.append_given) in.cmdline = o.append;
+  return in;
+}
+
+std::unique_ptr<CpuBackend> make_backend(Accel accel) {
+  if (accel == Accel::kBt)
+    fail(ExitCode::kAccelUnavailable,
+         "--accel bt: the binary translator is not available in this build yet; use --accel kvm");
+  std::string why = kvm_unavailable_reason();
+  if (!why.empty()) fail(ExitCode::kAccelUnavailable, "--accel kvm is not available on this host ({})", why);
+  return make_kvm_backend();
+}
+
+void write_metrics(const std::string& path, int status) {
+  nlohmann::json j;
+  j["exit_status"] = status;
+  for (const auto& s : stats::snapshot()) j["counters"][s.name] = s.value;
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) fail(ExitCode::kInternal, "{}: cannot write metrics", path);
+}
+
+// Stops the machine after --timeout seconds (so a hung guest cannot hang a test run).
+class Watchdog {
+ public:
+  Watchdog(double seconds, Machine& m) {
+    if (seconds <= 0) return;
+    thread_ = std::thread([this, seconds, &m] {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return done_; })) m.request_timeout();
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int run_command(const RunOptions& o) {
+  // Image and kernel are checked before anything else, so their errors come first and do not
+  // depend on the accelerator being present.
+  KernelInput input = gather_boot_set(o);
+  FdCharBackend console(1);
+  auto first = std::make_unique<Machine>(o.memory_mib << 20, console);
+  BootPlan plan = load_kernel(input, first->memory());
+  auto backend_factory = [&] { return make_backend(o.accel); };
+  auto backend = backend_factory();
+
+  Terminal terminal;
+  std::atomic<Machine*> current{nullptr};
+  terminal.start_input(
+      [&](uint8_t b) {
+        if (Machine* m = current.load()) m->push_input(b);
+      },
+      [&] {
+        if (Machine* m = current.load()) m->request_quit();
+      });
+
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
+  for (std::unique_ptr<Machine> m = std::move(first);;) {
+    c_boots.inc();
+    current.store(m.get());
+    double left = o.timeout_s > 0 ? std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count() : 0;
+    {
+      Watchdog watchdog(o.timeout_s > 0 ? std::max(left, 0.001) : 0, *m);
+      backend->run(*m, plan);
+    }
+    current.store(nullptr);
+    StopReason why = m->stop_reason();
+    if (why == StopReason::kGuestExit) {
+      status = m->guest_exit_status();
+      break;
+    }
+    if (why == StopReason::kQuit) break;
+    if (why == StopReason::kTimeout) {
+      restore_terminal();
+      std::fprintf(stderr, "\nbtvmm: guest still running after --timeout %g s; stopped\n", o.timeout_s);
+      status = to_int(ExitCode::kGuestHung);
+      break;
+    }
+    if (o.no_reboot) {
+      restore_terminal();
+      if (why == StopReason::kTripleFault) {
+        std::fprintf(stderr, "\nbtvmm: guest triple fault (shutdown)\n");
+        status = to_int(ExitCode::kTripleFault);
+      }
+      break;
+    }
+    // Reboot: a fresh machine (memory zeroed, devices reset) with the same boot set.
+    current.store(nullptr);
+    m.reset();
+    m = std::make_unique<Machine>(o.memory_mib << 20, console);
+    plan = load_kernel(input, m->memory());
+    backend = backend_factory();
+  }
+  restore_terminal();
+  if (o.stats) std::fprintf(stderr, "btvmm statistics:\n%s", stats::format_table(false).c_str());
+  if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status);
+  return status;
+}
+
+}  // namespace btvmm::host
