@@ -98,6 +98,7 @@ static void run_faulter(const char *what, int kind, uint32_t want_status) {
     if (kind == 1) __asm__ volatile("cli");
     if (kind == 2) *(volatile uint8_t *)main_address() = 0;
     if (kind == 3) *(volatile uint32_t *)0xc0100000u = 0;
+    if (kind == 4) write(1, (const void *)0x30000000u, 8); /* below the split, mapped by nothing */
     exit(0);
   }
   int status = -1;
@@ -110,6 +111,8 @@ static void test_faults(void) {
   run_faulter("child executing cli is killed (#GP)", 1, STATUS_FAULTED | 13);
   run_faulter("child writing its own text is killed (#PF)", 2, STATUS_FAULTED | 14);
   run_faulter("child writing kernel memory is killed (#PF)", 3, STATUS_FAULTED | 14);
+  run_faulter("child passing an unmapped buffer to write is killed", 4, STATUS_FAULTED | 14);
+  check(write(1, (const void *)0xc0100000u, 8) == -1, "write from a kernel address is refused");
 }
 
 static void test_preemption(void) {
