@@ -24,7 +24,8 @@ if [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
   exit 77
 fi
 
-cmdline="$(sed '/^#/d; /^[[:space:]]*$/d' "$here/../../scripts/linux/cmdline" | paste -sd ' ') btvmm.test=smoke"
+. "$here/qemu-reference.sh"
+cmdline="$(linux_cmdline btvmm.test=smoke)"
 args=(run --accel "$accel" -m 256 --no-reboot
       --kernel "$boot/vmlinuz" --initrd "$boot/initramfs.cpio.gz" --append "$cmdline")
 echo "+ $btvmm ${args[*]}"
@@ -49,7 +50,7 @@ done
 if [ -z "$status" ]; then
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  echo "first console lines after $(( $(date +%s) - start )) s; stopped btvmm (pid $pid)"
+  echo "stopped btvmm (pid $pid) after $(( $(date +%s) - start )) s"
 else
   echo "btvmm exited with status $status after $(( $(date +%s) - start )) s"
 fi

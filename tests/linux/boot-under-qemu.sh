@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reference boot: runs the prepared boot set under qemu-system-i386 -accel tcg on the minimal ISA
-# PC of CONVENTIONS.md ("Devices a stock Linux kernel will use") with btvmm.test=TEST, then
+# PC of qemu-reference.sh with btvmm.test=TEST (the built-in test of the initramfs), then
 # judges the console log with check-boot-log.sh. Never changes the boot set.
 # Usage: boot-under-qemu.sh BOOT_DIR TEST [LOG]   (exit 77 = skipped, with the reason printed)
 set -euo pipefail
@@ -22,16 +22,13 @@ if [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
   exit 77
 fi
 
-cmdline="$(sed '/^#/d; /^[[:space:]]*$/d' "$here/../../scripts/linux/cmdline" | paste -sd ' ') btvmm.test=$test_name"
-# A Pentium II stripped to FPU, TSC, CX8 and CMOV: what btvmm's first Linux milestone provides.
-cpu="pentium2,-vme,-de,-pse,-msr,-pae,-mce,-apic,-sep,-mtrr,-pge,-mca,-pat,-pse36,-mmx,-fxsr"
-args=(-accel tcg -M isapc -cpu "$cpu" -m 256 -nographic -no-reboot
-      -kernel "$boot/vmlinuz" -initrd "$boot/initramfs.cpio.gz" -append "$cmdline")
-echo "+ qemu-system-i386 ${args[*]}"
+. "$here/qemu-reference.sh"
+qemu_reference_args "$boot" "$(linux_cmdline "btvmm.test=$test_name")"
+echo "+ qemu-system-i386 ${qemu_args[*]}"
 
 start=$(date +%s%N)
 status=0
-timeout -k 5 "$limit" "$qemu" "${args[@]}" </dev/null >"$log" 2>&1 || status=$?
+timeout -k 5 "$limit" "$qemu" "${qemu_args[@]}" </dev/null >"$log" 2>&1 || status=$?
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 printf 'qemu exited with status %s after %d.%03d s (boot, test and reboot); log: %s\n' \
   "$status" $((elapsed_ms / 1000)) $((elapsed_ms % 1000)) "$log"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Judges a Linux serial console log from a boot of the test boot set: every line the chosen
 # built-in test must print is there and the kernel reported no oops, BUG, WARNING or panic.
-# Usage: check-boot-log.sh LOG smoke|modules|first-lines. Prints each verdict; exit 0 = pass.
+# Usage: check-boot-log.sh LOG smoke|modules|shell|first-lines. Prints each verdict; exit 0 = pass.
 set -uo pipefail
 
-log="${1:?usage: check-boot-log.sh LOG smoke|modules|first-lines}"
-kind="${2:?usage: check-boot-log.sh LOG smoke|modules|first-lines}"
+log="${1:?usage: check-boot-log.sh LOG smoke|modules|shell|first-lines}"
+kind="${2:?usage: check-boot-log.sh LOG smoke|modules|shell|first-lines}"
 clean="$(mktemp)"
 trap 'rm -f "$clean"' EXIT
 # Serial output ends lines with CR LF and SeaBIOS adds terminal escapes: compare plain text.
@@ -54,6 +54,14 @@ case "$kind" in
     expect "uname -a" '^Linux .* 6\.1\.[0-9]+-[0-9]+-686 .* i686'
     expect "smoke pass line" '^btvmm-linux: smoke test passed$'
     expect "test exit status 0" "^btvmm-linux: test 'smoke' finished with status 0$"
+    expect "reboot through the kernel" 'reboot: Restarting system'
+    ;;
+  shell)
+    expect "init marker" '^btvmm-linux: init started'
+    expect "shell announced" '^btvmm-linux: no btvmm.test= given, starting a shell'
+    expect "typed arithmetic evaluated by the shell" '^shell-42$'
+    expect "the console is the shell's controlling tty" '^/dev/ttyS0$'
+    expect "shell exit noticed by init" '^btvmm-linux: shell exited$'
     expect "reboot through the kernel" 'reboot: Restarting system'
     ;;
   modules)

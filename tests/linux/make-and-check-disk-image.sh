@@ -17,6 +17,7 @@ mkdir -p "$out_dir"
 rm -f "$out_dir/disk.img"
 
 image="$("$here/../../scripts/linux/make-disk-image.sh" -o "$out_dir/disk.img" --btvmm "$btvmm" --test smoke)"
-cmdline="$(sed '/^#/d; /^[[:space:]]*$/d' "$here/../../scripts/linux/cmdline" | paste -sd ' ') btvmm.test=smoke"
+. "$here/qemu-reference.sh"
+cmdline="$(linux_cmdline btvmm.test=smoke)"
 python3 "$here/check-disk-image.py" "$image" "$(readlink -f "$cache/vmlinuz")" \
   "$cache/initramfs.cpio.gz" "$cmdline"

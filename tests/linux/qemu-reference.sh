@@ -1,0 +1,19 @@
+# Sourced by the QEMU wrappers: the one definition of the reference machine, the minimal ISA PC
+# of CONVENTIONS.md ("Devices a stock Linux kernel will use"), and of the kernel command line
+# (scripts/linux/cmdline). Defines functions only; runs nothing.
+
+# linux_cmdline [EXTRA...]: the boot set's command line, with EXTRA words appended.
+linux_cmdline() {
+  local here
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  echo "$(sed '/^#/d; /^[[:space:]]*$/d' "$here/../../scripts/linux/cmdline" | paste -sd ' ')${*:+ $*}"
+}
+
+# qemu_reference_args BOOT_DIR CMDLINE: sets the array qemu_args. The CPU is a Pentium II
+# stripped to FPU, TSC, CX8 and CMOV, what btvmm's first Linux milestone provides; QEMU exits
+# on the guest's reset (-no-reboot) instead of rebooting.
+qemu_reference_args() {
+  local cpu="pentium2,-vme,-de,-pse,-msr,-pae,-mce,-apic,-sep,-mtrr,-pge,-mca,-pat,-pse36,-mmx,-fxsr"
+  qemu_args=(-accel tcg -M isapc -cpu "$cpu" -m 256 -nographic -no-reboot
+             -kernel "$1/vmlinuz" -initrd "$1/initramfs.cpio.gz" -append "$2")
+}
