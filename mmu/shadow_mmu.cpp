@@ -1,0 +1,295 @@
+// Shadow MMU decisions: hidden-fault fills with prefetch of already-accessed neighbours,
+// reflection of true faults, invalidation, write traces. All host mapping goes through the
+// AddressSpaceMapper; guest memory is only read and written through GuestMemory and the walker.
+#include "mmu/shadow_mmu.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/stats.h"
+
+namespace btvmm::mmu {
+namespace {
+
+stats::Counter c_hidden{"shadow.hidden_faults", "faults the guest's tables allow, fixed by mapping"};
+stats::Counter c_true{"shadow.true_faults", "faults reflected to the guest as #PF"};
+stats::Counter c_maps{"shadow.maps", "host map calls (one per run of contiguous pages)"};
+stats::Counter c_pages{"shadow.pages_mapped", "guest pages mapped, prefetched ones included"};
+stats::Counter c_prefetched{"shadow.prefetched", "neighbour pages mapped ahead of a fault"};
+stats::Counter c_protects{"shadow.protects", "host protection changes (write enable on first write, trace)"};
+stats::Counter c_unmaps{"shadow.unmaps", "host unmap calls outside whole flushes"};
+stats::Counter c_flush_cr3{"shadow.flushes_cr3", "whole-shadow flushes on guest CR3 loads"};
+stats::Counter c_flush_other{"shadow.flushes_other", "whole-shadow flushes on CR0/CR4 changes or the VMA bound"};
+stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
+stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
+stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
+stats::Counter c_not_ram{"shadow.not_ram", "accesses translating outside guest RAM (left to emulation)"};
+stats::Counter c_emulated{"shadow.emulated", "accesses below the lowest mappable page (left to emulation)"};
+stats::Counter c_vmas{"shadow.vmas", "estimated host VMAs held by shadow mappings now"};
+
+constexpr uint32_t kCr0Bits = kCr0Pg | kCr0Pe | kCr0Wp;
+constexpr uint32_t kCr4Bits = kCr4Pse | kCr4Pge;
+
+std::optional<EntryRef> entry_ref(const GuestMemory& mem, const std::optional<GuestPhysAddr>& a) {
+  if (!a || !mem.contains(*a, 4)) return std::nullopt;
+  return EntryRef{ppn_of(*a), static_cast<uint32_t>((a->value & (kPageSize - 1)) >> 2)};
+}
+
+}  // namespace
+
+ShadowMmu::ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, GuestPagingState initial, ShadowConfig config)
+    : mem_(mem), mapper_(mapper), state_(initial), config_(config) {
+  const uint32_t n = config_.prefetch_pages;
+  if (n == 0 || n > 1024 || (n & (n - 1)))
+    fail(ExitCode::kInternal, "shadow: prefetch block of {} pages is not a power of two up to 1024", n);
+}
+
+ShadowMmu::~ShadowMmu() {
+  // Leave the address space as we found it; a destructor must not throw, and a failing unmap here
+  // only leaves stale mappings in a window that is about to go away.
+  try {
+    if (pages_.size()) mapper_.unmap_all();
+  } catch (const Error&) {
+  }
+}
+
+void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
+
+void ShadowMmu::flush() {
+  if (pages_.size()) mapper_.unmap_all();
+  pages_.clear();
+  traces_.clear(TraceKind::kPageTable);
+  publish_vmas();
+}
+
+void ShadowMmu::load_cr3(uint32_t cr3) {
+  state_.cr3 = cr3;
+  c_flush_cr3.inc();
+  flush();
+}
+
+void ShadowMmu::set_cr0(uint32_t cr0) {
+  const bool changed = (cr0 ^ state_.cr0) & kCr0Bits;
+  state_.cr0 = cr0;
+  if (changed) {
+    c_flush_other.inc();
+    flush();
+  }
+}
+
+void ShadowMmu::set_cr4(uint32_t cr4) {
+  const bool changed = (cr4 ^ state_.cr4) & kCr4Bits;
+  state_.cr4 = cr4;
+  if (changed) {
+    c_flush_other.inc();
+    flush();
+  }
+}
+
+void ShadowMmu::invlpg(LinearAddr la) {
+  c_invlpg.inc();
+  const uint32_t lpn = la.value >> kPageShift;
+  std::vector<uint32_t> victims = pages_.large_pages_in(lpn >> 10);
+  if (pages_.find(lpn)) victims.push_back(lpn);
+  drop(std::move(victims));
+}
+
+// What the host may allow: the guest's rights for this view, minus write where the monitor must
+// see the write: a traced page, or a page whose D is still clear (so the first write comes here
+// and sets it, keeping D exact; SDM vol. 3A 4.8).
+Prot ShadowMmu::prot_for(const Translation& t, Ppn ppn) const {
+  const bool guest_writable = access_allowed(t, view_access(AccessKind::kWrite), state_.write_protect());
+  return guest_writable && t.dirty && !traces_.kinds(ppn) ? Prot::kReadWrite : Prot::kRead;
+}
+
+void ShadowMmu::write_protect(Ppn ppn) {
+  for (uint32_t lpn : pages_.pages_backed_by(ppn)) {
+    if (pages_.find(lpn)->prot == Prot::kRead) continue;
+    pages_.set_prot(lpn, Prot::kRead);
+    // A page staged in this fill is not mapped yet: commit() will map it with the new protection.
+    if (std::find(staged_.begin(), staged_.end(), lpn) != staged_.end()) continue;
+    mapper_.protect(LinearAddr(lpn << kPageShift), 1, Prot::kRead);
+    c_protects.inc();
+  }
+}
+
+void ShadowMmu::add_table_trace(const std::optional<EntryRef>& e) {
+  if (!e) return;
+  if (traces_.add(e->table, TraceKind::kPageTable)) write_protect(e->table);
+}
+
+// Records the mapping of lpn for translation t (the page must be unmapped) and queues the host
+// mapping. Page-table traces go on first, so a table mapped through itself comes out read-only.
+void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
+  ShadowPage p;
+  p.ppn = ppn_of(t.page());
+  p.mpn = mem_.pmap().lookup(p.ppn);
+  p.size = t.size;
+  p.pde = entry_ref(mem_, t.pde_addr);
+  p.pte = entry_ref(mem_, t.pte_addr);
+  add_table_trace(p.pde);
+  add_table_trace(p.pte);
+  p.prot = prot_for(t, p.ppn);
+  pages_.insert(lpn, p);
+  staged_.push_back(lpn);
+}
+
+// Maps the neighbours in the aligned block around lpn that the guest has already used: their
+// entries have A set, so a hardware TLB could hold them too and mapping them changes nothing the
+// guest can see (SDM vol. 3A 4.10.2.3 allows translations cached ahead of use). Neighbours with A
+// clear stay unmapped so that their first access sets A through a fill.
+void ShadowMmu::prefetch_around(uint32_t lpn) {
+  const uint32_t n = config_.prefetch_pages;
+  const uint32_t base = lpn & ~(n - 1);
+  const uint32_t first_mappable = mapper_.first_mappable().value >> kPageShift;
+  for (uint32_t p = base; p < base + n; ++p) {
+    if (p == lpn || p < first_mappable || pages_.find(p)) continue;
+    WalkResult w = walk(mem_, state_, LinearAddr(p << kPageShift), view_access(AccessKind::kRead), WalkMode::kProbe);
+    if (!w.ok() || !w.translation.accessed() || !mem_.pmap().valid(ppn_of(w.translation.phys))) continue;
+    stage(p, w.translation);
+    c_prefetched.inc();
+  }
+}
+
+// Issues one host mapping per run of staged pages contiguous in linear space and in the memfd
+// with the same protection (DESIGN.md 1: amortise the mmap cost).
+void ShadowMmu::commit() {
+  std::sort(staged_.begin(), staged_.end());
+  size_t i = 0;
+  while (i < staged_.size()) {
+    const ShadowPage& first = *pages_.find(staged_[i]);
+    size_t j = i + 1;
+    while (j < staged_.size() && staged_[j] == staged_[j - 1] + 1) {
+      const ShadowPage& prev = *pages_.find(staged_[j - 1]);
+      const ShadowPage& next = *pages_.find(staged_[j]);
+      if (next.mpn.value != prev.mpn.value + 1 || next.prot != first.prot) break;
+      ++j;
+    }
+    mapper_.map(LinearAddr(staged_[i] << kPageShift), static_cast<uint32_t>(j - i), first.mpn, first.prot);
+    c_maps.inc();
+    c_pages.inc(j - i);
+    i = j;
+  }
+  staged_.clear();
+  publish_vmas();
+}
+
+void ShadowMmu::drop(std::vector<uint32_t> lpns) {
+  std::sort(lpns.begin(), lpns.end());
+  lpns.erase(std::unique(lpns.begin(), lpns.end()), lpns.end());
+  for (uint32_t lpn : lpns) {
+    ShadowPage p = pages_.erase(lpn);
+    if (p.pde) traces_.remove(p.pde->table, TraceKind::kPageTable);
+    if (p.pte) traces_.remove(p.pte->table, TraceKind::kPageTable);
+  }
+  size_t i = 0;
+  while (i < lpns.size()) {
+    size_t j = i + 1;
+    while (j < lpns.size() && lpns[j] == lpns[j - 1] + 1) ++j;
+    mapper_.unmap(LinearAddr(lpns[i] << kPageShift), static_cast<uint32_t>(j - i));
+    c_unmaps.inc();
+    i = j;
+  }
+  publish_vmas();
+}
+
+// Drops the mappings derived from the entries of `table` overlapping bytes [first_byte, end_byte).
+void ShadowMmu::drop_entry_dependents(Ppn table, uint32_t first_byte, uint32_t end_byte) {
+  std::vector<uint32_t> victims;
+  for (uint32_t idx = first_byte / 4; idx < 1024 && idx * 4 < end_byte; ++idx) {
+    auto deps = pages_.pages_using(EntryRef{table, idx});
+    victims.insert(victims.end(), deps.begin(), deps.end());
+  }
+  drop(std::move(victims));
+}
+
+void ShadowMmu::traced_write(Ppn ppn, uint32_t offset, uint32_t end, uint8_t kinds) {
+  if (kinds & bit(TraceKind::kPageTable)) drop_entry_dependents(ppn, offset, end);
+  traces_.fire(ppn, offset, kinds);
+}
+
+FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
+  FillResult res;
+  const Access access = view_access(kind);
+  WalkResult w = walk(mem_, state_, la, access);
+  if (!w.ok()) {
+    c_true.inc();
+    res.status = FillStatus::kGuestFault;
+    res.fault = w.fault;
+    return res;
+  }
+  res.translation = w.translation;
+  const Translation& t = w.translation;
+  const Ppn ppn = ppn_of(t.page());
+  if (!mem_.pmap().valid(ppn)) {
+    c_not_ram.inc();
+    res.status = FillStatus::kNotRam;
+    return res;
+  }
+  if (la.value < mapper_.first_mappable().value) {
+    c_emulated.inc();
+    res.status = FillStatus::kEmulate;
+    return res;
+  }
+
+  if (access.write()) {
+    if (uint8_t kinds = traces_.kinds(ppn)) {
+      // Nothing is mapped here: the write is about to change guest memory (perhaps the very entry
+      // this translation used), so the caller emulates it and later accesses fill afresh.
+      if (kinds & bit(TraceKind::kPageTable)) c_trace_pt.inc();
+      if (kinds & bit(TraceKind::kCode)) c_trace_code.inc();
+      const uint32_t offset = static_cast<uint32_t>(t.phys.value & (kPageSize - 1));
+      traced_write(ppn, offset, std::min<uint32_t>(offset + 8, kPageSize), kinds);
+      res.status = FillStatus::kTracedWrite;
+      return res;
+    }
+  }
+
+  c_hidden.inc();
+  const uint32_t lpn = la.value >> kPageShift;
+  if (const ShadowPage* old = pages_.find(lpn)) {
+    if (old->ppn == ppn && old->mpn == mem_.pmap().lookup(ppn)) {
+      // Same page, now with D set or a trace gone: only the protection changes.
+      const Prot prot = prot_for(t, ppn);
+      if (prot != old->prot) {
+        pages_.set_prot(lpn, prot);
+        mapper_.protect(LinearAddr(lpn << kPageShift), 1, prot);
+        c_protects.inc();
+        publish_vmas();
+      }
+      return res;
+    }
+    drop({lpn});
+  }
+
+  if (pages_.runs() * 2 + 2 * config_.prefetch_pages + 2 > config_.max_vmas) {
+    c_flush_other.inc();
+    flush();
+  }
+  stage(lpn, t);
+  if (config_.prefetch_pages > 1) prefetch_around(lpn);
+  commit();
+  return res;
+}
+
+void ShadowMmu::notify_physical_write(GuestPhysAddr pa, uint64_t len) {
+  uint64_t a = pa.value;
+  const uint64_t end = pa.value + len;
+  while (a < end) {
+    const uint64_t page_end = (a | (kPageSize - 1)) + 1;
+    const uint64_t stop = std::min(end, page_end);
+    const Ppn ppn = ppn_of(GuestPhysAddr(a));
+    if (uint8_t kinds = traces_.kinds(ppn))
+      traced_write(ppn, static_cast<uint32_t>(a & (kPageSize - 1)), static_cast<uint32_t>(stop - (page_end - kPageSize)),
+                   kinds);
+    a = stop;
+  }
+}
+
+void ShadowMmu::trace_code(Ppn page) {
+  if (traces_.add(page, TraceKind::kCode)) write_protect(page);
+}
+
+void ShadowMmu::untrace_code(Ppn page) { traces_.remove(page, TraceKind::kCode); }
+
+}  // namespace btvmm::mmu

@@ -1,0 +1,112 @@
+// Shadow page tables realised as host mappings (DESIGN.md 1, 2): decides which guest linear page
+// is backed by which machine page with what protection, fills lazily on hidden faults, reflects
+// true faults as guest #PF, drops mappings on CR3 loads, INVLPG and page-table writes, and keeps
+// guest A/D bits exact. It decides; an AddressSpaceMapper acts. Never maps a page with more
+// rights than the guest's own tables grant to the view it serves.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/types.h"
+#include "mmu/address_space_mapper.h"
+#include "mmu/machine_memory.h"
+#include "mmu/paging.h"
+#include "mmu/shadow_page_set.h"
+#include "mmu/write_traces.h"
+
+namespace btvmm::mmu {
+
+// Whose accesses the mappings serve. The monitor's window serves translated guest kernel code
+// (supervisor); a direct-execution stub serves guest user code and maps only U/S=1 pages.
+enum class ShadowView : uint8_t { kSupervisor, kUser };
+
+struct ShadowConfig {
+  ShadowView view = ShadowView::kSupervisor;
+  // Size, in pages, of the aligned block around a hidden fault whose already-accessed neighbours
+  // are mapped in the same fill (power of two, <= 1024; 1 turns prefetching off).
+  uint32_t prefetch_pages = 16;
+  // Flush everything rather than let the estimated VMA count pass this (vm.max_map_count is
+  // 65530 for the whole process; leave it room for everything else).
+  uint32_t max_vmas = 32768;
+};
+
+enum class FillStatus : uint8_t {
+  kMapped,       // the page is mapped now: retry the access
+  kGuestFault,   // the guest's tables forbid the access: deliver `fault` as #PF
+  kTracedWrite,  // a legal write to a traced page: callbacks ran, affected mappings were dropped;
+                 // the caller emulates the write (the page stays write-protected)
+  kNotRam,       // the translation leads outside guest RAM: emulate (MMIO, or all ones)
+  kEmulate,      // a legal access below first_mappable() (page 0): emulate it
+};
+
+struct FillResult {
+  FillStatus status = FillStatus::kMapped;
+  Translation translation;         // valid unless kGuestFault
+  std::optional<PageFault> fault;  // set for kGuestFault
+};
+
+class ShadowMmu {
+ public:
+  ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, GuestPagingState initial, ShadowConfig config = {});
+  ~ShadowMmu();
+  ShadowMmu(const ShadowMmu&) = delete;
+  ShadowMmu& operator=(const ShadowMmu&) = delete;
+
+  const GuestPagingState& paging() const { return state_; }
+  // MOV to CR3 drops every mapping, global ones included: a TLB may drop any entry at any time,
+  // so keeping fewer than hardware would is always correct (SDM vol. 3A 4.10.4.1).
+  void load_cr3(uint32_t cr3);
+  // Changes of CR0.PG/PE/WP or CR4.PSE/PGE change what every mapping means: drop them all.
+  void set_cr0(uint32_t cr0);
+  void set_cr4(uint32_t cr4);
+  // INVLPG: drops the page's mapping and, if it came from a 4 MiB page, the whole large page,
+  // as the processor's TLB entry for it covers all of it (SDM vol. 3A 4.10.4.1).
+  void invlpg(LinearAddr la);
+  void flush();
+
+  // Handles a host fault at `la` caused by an access of `kind` from the view's privilege.
+  FillResult fill(LinearAddr la, AccessKind kind);
+
+  // The monitor wrote guest-physical memory itself (emulated instruction, device DMA): run the
+  // trace callbacks and drop mappings derived from page-table entries in the range. A traced write
+  // reported by fill() covers only bytes [offset, offset + 8) of its page; an emulated write that
+  // reaches further (rep stos, a string move) must be reported here.
+  void notify_physical_write(GuestPhysAddr pa, uint64_t len);
+
+  // Code traces, set by the translator for pages it has translated.
+  void trace_code(Ppn page);
+  void untrace_code(Ppn page);
+  void on_trace_write(TraceKind kind, WriteTraces::Callback cb) { traces_.on_write(kind, std::move(cb)); }
+  uint8_t trace_kinds(Ppn page) const { return traces_.kinds(page); }
+
+  // Introspection for tests and --stats.
+  const ShadowPage* mapping(LinearAddr la) const { return pages_.find(la.value >> kPageShift); }
+  size_t mapped_pages() const { return pages_.size(); }
+  // Extra VMAs the mappings cost: each run is one VMA and splits the reservation around it once.
+  uint32_t vma_estimate() const { return 2 * pages_.runs(); }
+
+ private:
+  Access view_access(AccessKind kind) const { return Access{kind, config_.view == ShadowView::kUser}; }
+  Prot prot_for(const Translation& t, Ppn ppn) const;
+  void stage(uint32_t lpn, const Translation& t);
+  void prefetch_around(uint32_t lpn);
+  void commit();
+  void write_protect(Ppn ppn);
+  void add_table_trace(const std::optional<EntryRef>& e);
+  void drop(std::vector<uint32_t> lpns);
+  void drop_entry_dependents(Ppn table, uint32_t first_byte, uint32_t end_byte);
+  void traced_write(Ppn ppn, uint32_t offset, uint32_t end, uint8_t kinds);
+  void publish_vmas() const;
+
+  GuestMemory& mem_;
+  AddressSpaceMapper& mapper_;
+  GuestPagingState state_;
+  ShadowConfig config_;
+  ShadowPageSet pages_;
+  WriteTraces traces_;
+  std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
+};
+
+}  // namespace btvmm::mmu

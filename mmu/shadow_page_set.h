@@ -1,0 +1,66 @@
+// Bookkeeping of what the shadow MMU has mapped: per linear page, the machine page, protection
+// and the guest page-table entries it was derived from, with the reverse indexes a shadow needs
+// (who maps this guest page, who used this entry) and a count of mapping runs to bound VMAs.
+// Bookkeeping only: never calls a mapper and never reads guest memory.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/types.h"
+#include "mmu/address_space_mapper.h"
+#include "mmu/paging.h"
+
+namespace btvmm::mmu {
+
+// One guest paging-structure entry: the page holding it and its index (0..1023).
+struct EntryRef {
+  Ppn table;
+  uint32_t index = 0;
+};
+
+struct ShadowPage {
+  Mpn mpn;
+  Ppn ppn;
+  Prot prot = Prot::kRead;
+  PageSize size = PageSize::kNone;
+  std::optional<EntryRef> pde;  // absent with paging off or a directory outside guest RAM
+  std::optional<EntryRef> pte;  // absent for 4 MiB pages
+};
+
+class ShadowPageSet {
+ public:
+  const ShadowPage* find(uint32_t lpn) const;
+  void insert(uint32_t lpn, const ShadowPage& page);  // lpn must not be present
+  void set_prot(uint32_t lpn, Prot prot);
+  ShadowPage erase(uint32_t lpn);                     // lpn must be present
+  void clear();
+
+  size_t size() const { return pages_.size(); }
+  // Maximal runs of pages adjacent in linear space and in the memfd with equal protection: what
+  // Linux can keep as one VMA each (it merges such neighbours).
+  uint32_t runs() const { return runs_; }
+
+  std::vector<uint32_t> pages_backed_by(Ppn ppn) const;
+  std::vector<uint32_t> pages_using(EntryRef entry) const;
+  // Pages mapped from a 4 MiB guest page within the 4 MiB region `region` (la >> 22).
+  std::vector<uint32_t> large_pages_in(uint32_t region) const;
+
+ private:
+  static uint64_t key(EntryRef e) { return (uint64_t(e.table.value) << 10) | e.index; }
+  bool joins(uint32_t lpn) const;  // lpn and lpn + 1 are one run
+  int run_starts_around(uint32_t lpn) const;
+  void index(uint32_t lpn, const ShadowPage& p);
+  void unindex(uint32_t lpn, const ShadowPage& p);
+
+  std::unordered_map<uint32_t, ShadowPage> pages_;
+  std::unordered_map<uint32_t, std::unordered_set<uint32_t>> by_ppn_;
+  std::unordered_map<uint64_t, std::unordered_set<uint32_t>> by_entry_;
+  std::unordered_map<uint32_t, std::unordered_set<uint32_t>> large_by_region_;
+  uint32_t runs_ = 0;
+};
+
+}  // namespace btvmm::mmu

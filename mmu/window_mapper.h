@@ -1,0 +1,31 @@
+// AddressSpaceMapper for this process's guest window: shadow mappings are MAP_SHARED|MAP_FIXED
+// mappings of the machine-memory memfd at host address = guest linear address. Unmapping puts
+// the PROT_NONE reservation back instead of leaving a hole something else could fill.
+#pragma once
+
+#include "mmu/address_space_mapper.h"
+#include "mmu/window.h"
+
+namespace btvmm::mmu {
+
+class WindowMapper final : public AddressSpaceMapper {
+ public:
+  // `memfd` is MachineMemory::fd(); `executable` adds PROT_EXEC to every mapping.
+  WindowMapper(const Window& window, int memfd, bool executable = false)
+      : window_(window), memfd_(memfd), executable_(executable) {}
+
+  void map(LinearAddr first, uint32_t pages, Mpn mpn, Prot prot) override;
+  void protect(LinearAddr first, uint32_t pages, Prot prot) override;
+  void unmap(LinearAddr first, uint32_t pages) override;
+  void unmap_all() override;
+  LinearAddr first_mappable() const override { return window_.first_mappable(); }
+
+ private:
+  int host_prot(Prot p) const;
+  void check_range(const char* what, LinearAddr first, uint32_t pages) const;
+  const Window& window_;
+  int memfd_;
+  bool executable_;
+};
+
+}  // namespace btvmm::mmu

@@ -1,0 +1,379 @@
+// Unit tests of the shadow MMU's decisions (mmu/shadow_mmu.h) against a recording mapper: what is
+// mapped where with which protection, what is reflected, what is dropped, and that guest A/D bits
+// stay exact. Pure logic: runs under ASan+UBSan too. The real-window twin is shadow_window_test.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <vector>
+
+#include "core/stats.h"
+#include "mmu/shadow_mmu.h"
+#include "tests/mmu/fake_mapper.h"
+#include "tests/mmu/guest_page_tables.h"
+
+using namespace btvmm;
+using namespace btvmm::mmu;
+using btvmm::mmu::testing::FakeMapper;
+using btvmm::mmu::testing::GuestPageTables;
+using btvmm::mmu::testing::sim_access;
+
+namespace {
+
+constexpr uint64_t kRam = 8 << 20;
+constexpr uint32_t kPd = 0x10000;
+constexpr uint32_t kTables = 0x11000;
+constexpr uint32_t kPg = kCr0Pg | kCr0Pe;
+constexpr uint32_t kRw = kPteWritable;
+constexpr uint32_t kUs = kPteUser;
+
+uint64_t counter(const char* name) {
+  for (const auto& s : stats::snapshot())
+    if (s.name == name) return s.value;
+  FAIL("no counter " << name);
+  return 0;
+}
+
+struct Fixture {
+  GuestMemory mem{kRam};
+  GuestPageTables pt{mem, kPd, kTables};
+  FakeMapper fake;
+
+  ShadowMmu make(uint32_t cr0 = kPg, uint32_t cr4 = 0, ShadowConfig cfg = {}) {
+    stats::reset_all();
+    return ShadowMmu(mem, fake, GuestPagingState{cr0, pt.cr3(), cr4}, cfg);
+  }
+};
+
+ShadowConfig no_prefetch(ShadowView view = ShadowView::kSupervisor) {
+  ShadowConfig c;
+  c.view = view;
+  c.prefetch_pages = 1;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("hidden_fault_maps_the_machine_page_the_pmap_gives_for_the_guest_page") {
+  Fixture f;
+  f.mem.pmap().set(Ppn(0x300), Mpn(0x301));
+  f.mem.pmap().set(Ppn(0x301), Mpn(0x300));
+  f.pt.map4k(0x08048000, 0x300000, kRw | kUs | kPteDirty);
+  ShadowMmu s = f.make();
+  FillResult r = s.fill(LinearAddr(0x08048010), AccessKind::kRead);
+  REQUIRE(r.status == FillStatus::kMapped);
+  REQUIRE(f.fake.page(0x08048000));
+  CHECK(f.fake.page(0x08048000)->mpn.value == 0x301);
+  CHECK(f.fake.page(0x08048000)->prot == Prot::kReadWrite);
+  CHECK(counter("shadow.hidden_faults") == 1);
+  CHECK(counter("shadow.maps") == 1);
+  CHECK(s.mapping(LinearAddr(0x08048000))->ppn.value == 0x300);
+}
+
+TEST_CASE("shadow_fault_reflects_guest_pf_error_code_and_cr2") {
+  Fixture f;
+  f.pt.map4k(0x400000, 0x5000, 0);  // supervisor, read-only, A/D clear
+  ShadowMmu user = f.make(kPg | kCr0Wp, 0, no_prefetch(ShadowView::kUser));
+  FillResult np = user.fill(LinearAddr(0x00c00123), AccessKind::kWrite);
+  REQUIRE(np.status == FillStatus::kGuestFault);
+  CHECK(np.fault->cr2.value == 0x00c00123);
+  CHECK(np.fault->error_code == (kPfWrite | kPfUser));
+  FillResult us = user.fill(LinearAddr(0x400004), AccessKind::kRead);
+  REQUIRE(us.status == FillStatus::kGuestFault);
+  CHECK(us.fault->error_code == (kPfPresent | kPfUser));
+  CHECK(counter("shadow.true_faults") == 2);
+  CHECK(f.fake.size() == 0);
+  // Reflected faults leave A alone, so the guest sees exactly what hardware would have left.
+  CHECK_FALSE(f.pt.pte(0x400000) & kPteAccessed);
+
+  ShadowMmu super = f.make(kPg | kCr0Wp, 0, no_prefetch());
+  FillResult wp = super.fill(LinearAddr(0x400008), AccessKind::kWrite);
+  REQUIRE(wp.status == FillStatus::kGuestFault);
+  CHECK(wp.fault->error_code == (kPfPresent | kPfWrite));
+}
+
+TEST_CASE("supervisor_write_to_read_only_page_goes_through_only_without_cr0_wp") {
+  Fixture f;
+  f.pt.map4k(0x400000, 0x5000, 0);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0xfeedface;
+  auto r = sim_access(s, f.fake, f.mem, 0x400010, true, v);
+  REQUIRE(r.status == FillStatus::kMapped);
+  uint32_t back = 0;
+  f.mem.read_obj(GuestPhysAddr(0x5010), back);
+  CHECK(back == 0xfeedface);
+  CHECK(f.pt.pte(0x400000) & kPteDirty);
+  // Turning WP on changes what the mapping means: it must go, and the next write must fault.
+  s.set_cr0(kPg | kCr0Wp);
+  CHECK(f.fake.size() == 0);
+  auto again = sim_access(s, f.fake, f.mem, 0x400010, true, v);
+  REQUIRE(again.fault);
+  CHECK(again.fault->error_code == (kPfPresent | kPfWrite));
+}
+
+TEST_CASE("page_with_dirty_clear_is_mapped_read_only_until_the_first_write_sets_d") {
+  Fixture f;
+  f.pt.map4k(0x08048000, 0x300000, kRw | kUs);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x08048000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0x08048000)->prot == Prot::kRead);
+  CHECK((f.pt.pte(0x08048000) & (kPteAccessed | kPteDirty)) == kPteAccessed);
+  CHECK(f.pt.pde(0x08048000) & kPteAccessed);
+  v = 42;
+  auto w = sim_access(s, f.fake, f.mem, 0x08048004, true, v);
+  REQUIRE(w.status == FillStatus::kMapped);
+  CHECK(w.fills == 1);
+  CHECK(f.fake.page(0x08048000)->prot == Prot::kReadWrite);
+  CHECK(f.pt.pte(0x08048000) & kPteDirty);
+  CHECK(f.fake.protect_calls == 1);
+  CHECK(counter("shadow.protects") == 1);
+}
+
+TEST_CASE("pse_page_is_shadowed_per_4k_and_invlpg_anywhere_in_it_drops_all_of_it") {
+  Fixture f;
+  f.pt.map4m(0xC0000000, 0x400000, kRw | kPteDirty);
+  f.pt.map4k(0xC0400000, 0x6000, kRw | kPteDirty);
+  ShadowMmu s = f.make(kPg, kCr4Pse, no_prefetch());
+  uint32_t v = 0;
+  for (uint32_t la : {0xC0000000u, 0xC0001000u, 0xC03FF000u, 0xC0400000u})
+    REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0xC03FF000)->mpn.value == 0x7FF);
+  CHECK(f.pt.pde(0xC0000000) & kPteAccessed);
+  s.invlpg(LinearAddr(0xC0200000));  // not mapped itself, but inside the large page
+  CHECK(f.fake.page(0xC0000000) == nullptr);
+  CHECK(f.fake.page(0xC0001000) == nullptr);
+  CHECK(f.fake.page(0xC03FF000) == nullptr);
+  CHECK(f.fake.page(0xC0400000) != nullptr);
+  CHECK(counter("shadow.invlpg") == 1);
+}
+
+TEST_CASE("invlpg_drops_exactly_one_4k_page_and_the_next_access_rewalks") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
+  f.pt.map4k(0x2000, 0x6000, kRw | kPteDirty);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x2000, false, v).status == FillStatus::kMapped);
+  // The guest remaps 0x1000 without telling the shadow (its PT is traced, so do it behind the
+  // shadow's back through GuestMemory) and then invalidates: the new frame must be used.
+  f.pt.set_pte(0x1000, 0x7000 | kPtePresent | kRw | kPteDirty);
+  s.invlpg(LinearAddr(0x1abc));
+  CHECK(f.fake.page(0x1000) == nullptr);
+  CHECK(f.fake.page(0x2000) != nullptr);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0x1000)->mpn.value == 7);
+}
+
+TEST_CASE("cr3_load_drops_every_mapping_and_page_table_trace") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw);
+  f.pt.map4k(0x800000, 0x6000, kRw);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x800000, false, v).status == FillStatus::kMapped);
+  CHECK(s.trace_kinds(Ppn(kPd >> 12)) == bit(TraceKind::kPageTable));
+  s.load_cr3(f.pt.cr3());
+  CHECK(f.fake.size() == 0);
+  CHECK(f.fake.unmap_all_calls == 1);
+  CHECK(s.mapped_pages() == 0);
+  CHECK(s.trace_kinds(Ppn(kPd >> 12)) == 0);
+  CHECK(counter("shadow.flushes_cr3") == 1);
+}
+
+TEST_CASE("prefetch_maps_only_neighbours_already_accessed_in_one_coalesced_map") {
+  Fixture f;
+  // Eight contiguous pages; 0x10000..0x13000 have A (and D) set, 0x14000..0x17000 do not.
+  for (uint32_t i = 0; i < 8; ++i)
+    f.pt.map4k(0x00400000 + i * 0x1000, 0x200000 + i * 0x1000, kRw | (i < 4 ? kPteAccessed | kPteDirty : 0));
+  ShadowConfig cfg;
+  cfg.prefetch_pages = 8;
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x00401000, false, v).status == FillStatus::kMapped);
+  for (uint32_t i = 0; i < 4; ++i) CHECK(f.fake.page(0x00400000 + i * 0x1000) != nullptr);
+  for (uint32_t i = 4; i < 8; ++i) {
+    CHECK(f.fake.page(0x00400000 + i * 0x1000) == nullptr);
+    CHECK_FALSE(f.pt.pte(0x00400000 + i * 0x1000) & kPteAccessed);
+  }
+  CHECK(f.fake.map_calls == 1);
+  CHECK(counter("shadow.prefetched") == 3);
+  CHECK(s.vma_estimate() == 2);
+}
+
+TEST_CASE("write_to_a_traced_page_table_calls_back_and_drops_only_mappings_of_the_written_entries") {
+  Fixture f;
+  // fill() cannot know the store's width and drops the entries under bytes [offset, offset + 8):
+  // a write at PTE 1 drops PTE 1 and 2, never PTE 3.
+  f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
+  f.pt.map4k(0x3000, 0x6000, kRw | kPteDirty);
+  const uint32_t table = f.pt.pde(0x1000) & kPteFrameMask;
+  // The kernel's view of its own page table: linear 0xC0000000 maps the table page writable.
+  f.pt.map4k(0xC0000000, table, kRw | kPteDirty);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  std::vector<std::pair<uint32_t, uint32_t>> seen;
+  s.on_trace_write(TraceKind::kPageTable, [&](Ppn p, uint32_t off) { seen.emplace_back(p.value, off); });
+  int code_calls = 0;
+  s.on_trace_write(TraceKind::kCode, [&](Ppn, uint32_t) { ++code_calls; });
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x3000, false, v).status == FillStatus::kMapped);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC0000000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0xC0000000)->prot == Prot::kRead);  // the guest allows writes; the trace does not
+
+  v = 0x9000 | kPtePresent | kRw | kPteDirty;  // retarget PTE 1 (linear 0x1000)
+  auto w = sim_access(s, f.fake, f.mem, 0xC0000000 + 1 * 4, true, v);
+  CHECK(w.status == FillStatus::kTracedWrite);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0] == std::make_pair(table >> 12, 4u));
+  CHECK(code_calls == 0);
+  CHECK(f.fake.page(0x1000) == nullptr);
+  CHECK(f.fake.page(0x3000) != nullptr);
+  CHECK(counter("shadow.trace_faults_pt") == 1);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0x1000)->mpn.value == 9);
+  CHECK(f.fake.protects_of_unmapped == 0);
+}
+
+TEST_CASE("code_trace_write_protects_mapped_page_and_reports_writes_until_untraced") {
+  Fixture f;
+  f.pt.map4k(0xC0100000, 0x100000, kRw | kPteDirty);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  std::vector<uint32_t> offsets;
+  s.on_trace_write(TraceKind::kCode, [&](Ppn p, uint32_t off) {
+    CHECK(p.value == 0x100);
+    offsets.push_back(off);
+  });
+  uint32_t v = 0x90909090;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100000, true, v).status == FillStatus::kMapped);
+  REQUIRE(f.fake.page(0xC0100000)->prot == Prot::kReadWrite);
+  s.trace_code(Ppn(0x100));
+  CHECK(f.fake.page(0xC0100000)->prot == Prot::kRead);
+  auto w = sim_access(s, f.fake, f.mem, 0xC0100abc, true, v);
+  CHECK(w.status == FillStatus::kTracedWrite);
+  CHECK(offsets == std::vector<uint32_t>{0xabc});
+  CHECK(counter("shadow.trace_faults_code") == 1);
+  uint32_t back = 0;
+  f.mem.read_obj(GuestPhysAddr(0x100abc), back);
+  CHECK(back == 0x90909090);
+  s.untrace_code(Ppn(0x100));
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100abc, true, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0xC0100000)->prot == Prot::kReadWrite);
+  CHECK(offsets.size() == 1);
+}
+
+TEST_CASE("emulated_physical_write_over_a_page_table_drops_every_entry_it_covers") {
+  Fixture f;
+  for (uint32_t i = 1; i < 5; ++i) f.pt.map4k(i * 0x1000, 0x100000 + i * 0x1000, kRw | kPteDirty | kPteAccessed);
+  ShadowConfig cfg;
+  cfg.prefetch_pages = 8;
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  int calls = 0;
+  s.on_trace_write(TraceKind::kPageTable, [&](Ppn, uint32_t off) {
+    ++calls;
+    CHECK(off == 8);
+  });
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  REQUIRE(f.fake.size() == 4);
+  const uint32_t table = f.pt.pde(0x1000) & kPteFrameMask;
+  s.notify_physical_write(GuestPhysAddr(table + 8), 8);  // PTEs 2 and 3
+  CHECK(calls == 1);
+  CHECK(f.fake.page(0x1000) != nullptr);
+  CHECK(f.fake.page(0x2000) == nullptr);
+  CHECK(f.fake.page(0x3000) == nullptr);
+  CHECK(f.fake.page(0x4000) != nullptr);
+  s.notify_physical_write(GuestPhysAddr(0x300000), 64);  // untraced: nothing happens
+  CHECK(calls == 1);
+}
+
+TEST_CASE("page_zero_is_left_to_emulation_and_memory_outside_ram_is_not_mapped") {
+  Fixture f;
+  f.pt.map4k(0x0, 0x5000, kRw);
+  f.pt.map4k(0x3000, 0xFEE00000, kRw | kPteDirty);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  FillResult zero = s.fill(LinearAddr(0x10), AccessKind::kRead);
+  CHECK(zero.status == FillStatus::kEmulate);
+  CHECK(zero.translation.phys.value == 0x5010);
+  CHECK(f.pt.pte(0x0) & kPteAccessed);  // the access happened, in emulation
+  FillResult mmio = s.fill(LinearAddr(0x3004), AccessKind::kWrite);
+  CHECK(mmio.status == FillStatus::kNotRam);
+  CHECK(mmio.translation.phys.value == 0xFEE00004);
+  CHECK(f.fake.size() == 0);
+}
+
+TEST_CASE("paging_off_shadows_linear_equal_physical_writable") {
+  Fixture f;
+  ShadowMmu s = f.make(kCr0Pe, 0, no_prefetch());
+  uint32_t v = 77;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x7000, true, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0x7000)->mpn.value == 7);
+  CHECK(f.fake.page(0x7000)->prot == Prot::kReadWrite);
+  s.set_cr0(kPg);
+  CHECK(f.fake.size() == 0);
+}
+
+TEST_CASE("vma_estimate_stays_under_the_bound_by_flushing") {
+  Fixture f;
+  // 64 scattered pages (every other linear page, so no two coalesce).
+  for (uint32_t i = 0; i < 64; ++i) f.pt.map4k(0x100000 + i * 0x2000, 0x200000 + i * 0x3000, kRw | kPteDirty);
+  ShadowConfig cfg = no_prefetch();
+  cfg.max_vmas = 40;
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  uint32_t v = 0;
+  for (uint32_t i = 0; i < 64; ++i) {
+    REQUIRE(sim_access(s, f.fake, f.mem, 0x100000 + i * 0x2000, false, v).status == FillStatus::kMapped);
+    CHECK(s.vma_estimate() <= 40);
+    CHECK(counter("shadow.vmas") == s.vma_estimate());
+  }
+  CHECK(counter("shadow.flushes_other") >= 1);
+}
+
+TEST_CASE("random_guest_accesses_keep_shadow_consistent_with_guest_tables") {
+  const uint32_t seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  Fixture f;
+  ShadowConfig cfg;
+  cfg.prefetch_pages = 4;
+  ShadowMmu s = f.make(kPg | kCr0Wp, 0, cfg);
+  // 32 linear pages over 16 guest frames, random rights and A/D.
+  auto remap = [&](uint32_t i) {
+    uint32_t flags = (rng() & 1 ? kRw : 0) | kUs | (rng() & 1 ? kPteAccessed : 0) | (rng() & 1 ? kPteDirty : 0);
+    f.pt.map4k(0x400000 + i * 0x1000, 0x200000 + (rng() % 16) * 0x1000, flags);
+  };
+  for (uint32_t i = 0; i < 32; ++i) remap(i);
+  for (int step = 0; step < 2000; ++step) {
+    const uint32_t i = rng() % 32;
+    const uint32_t la = 0x400000 + i * 0x1000 + (rng() % 1024) * 4;
+    switch (rng() % 8) {
+      case 0: remap(i); s.invlpg(LinearAddr(la)); break;
+      case 1: if (rng() % 8 == 0) s.load_cr3(f.pt.cr3()); break;
+      default: {
+        const bool write = rng() & 1;
+        uint32_t v = rng();
+        const uint32_t pte_before = f.pt.pte(la);
+        auto r = sim_access(s, f.fake, f.mem, la, write, v);
+        const bool allowed = !write || (pte_before & kRw);
+        REQUIRE(r.fills < 4);
+        CHECK((r.status == FillStatus::kGuestFault) == !allowed);
+        if (allowed) {
+          CHECK(f.pt.pte(la) & kPteAccessed);
+          if (write) CHECK(f.pt.pte(la) & kPteDirty);
+        }
+      }
+    }
+    // Every host mapping must agree with what the guest's tables say right now, and never grant
+    // write unless the guest allows it and D is already set.
+    for (uint32_t j = 0; j < 32; ++j) {
+      const uint32_t pla = 0x400000 + j * 0x1000;
+      const FakeMapper::Page* p = f.fake.page(pla);
+      if (!p) continue;
+      const uint32_t pte = f.pt.pte(pla);
+      REQUIRE(f.mem.pmap().lookup(Ppn(pte >> 12)).value == p->mpn.value);
+      CHECK(pte & kPteAccessed);
+      if (p->prot == Prot::kReadWrite) CHECK((pte & (kRw | kPteDirty)) == (kRw | kPteDirty));
+    }
+  }
+}
