@@ -16,6 +16,22 @@ _start:
         cli
         movl %eax, %esi /* bootloader magic */
         movl %ebx, %edi /* physical address of the multiboot info */
+        /* The bootstrap needs 4 MiB pages: CPUID must exist (EFLAGS.ID toggles, SDM vol. 3A 19.1)
+         * and report PSE (CPUID.1:EDX bit 3). Otherwise say so on COM1 and leave via debug-exit. */
+        pushfl
+        popl %eax
+        movl %eax, %ecx
+        xorl $0x200000, %eax
+        pushl %eax
+        popfl
+        pushfl
+        popl %eax
+        cmpl %eax, %ecx
+        je no_pse
+        movl $1, %eax
+        cpuid
+        testl $0x8, %edx
+        jz no_pse
         movl $boot_pd, %eax
         movl %eax, %cr3
         movl %cr4, %eax
@@ -26,6 +42,22 @@ _start:
         movl %eax, %cr0
         movl $higher_half, %eax
         jmp *%eax
+
+no_pse:
+        movl $no_pse_msg, %esi
+        movw $0x3f8, %dx
+1:      lodsb
+        testb %al, %al
+        jz 2f
+        outb %al, %dx
+        jmp 1b
+2:      movb $2, %al
+        outb %al, $0xf4
+3:      cli
+        hlt
+        jmp 3b
+no_pse_msg:
+        .asciz "guest: FAIL (the CPU has no CPUID or no PSE: 4 MiB pages are required)\r\n"
 
         .section .boot.data, "aw"
         .align 4096

@@ -72,6 +72,7 @@ static void run_tests(const char *which) {
     known = 1;
     ktests_fidelity();
     ktests_exceptions();
+    ktests_paging(); /* includes the live PTE edit */
     run_user("fidelity", "");
   }
   if (all || kstrcmp(which, "proc") == 0) {
