@@ -35,7 +35,8 @@ flock 9
 stamp="$dir/boot-set.sha256"
 env_file="$dir/boot-set.env"
 
-# The stamp lists the checksums of the downloaded packages and of the files the boot needs;
+# The stamp lists the checksums of the downloaded packages and of the files the boot needs
+# (modules.order stands for the extracted modules tree);
 # a set whose stamp still verifies is reused without touching the network.
 if [ "$refresh" = 0 ] && [ -f "$stamp" ] && [ -f "$env_file" ] &&
    (cd "$dir" && sha256sum --quiet --strict -c boot-set.sha256 >/dev/null 2>&1); then
@@ -44,21 +45,21 @@ if [ "$refresh" = 0 ] && [ -f "$stamp" ] && [ -f "$env_file" ] &&
   exit 0
 fi
 
-command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
+if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
   unreachable "apt-get/dpkg-deb not found: this script needs a Debian (or derived) host"
-
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null || { log "need root (or sudo) to enable the i386 architecture"; exit 1; }
-  SUDO=sudo
 fi
+
+# Only enabling i386 and refreshing the lists need root; a user without sudo can still fetch
+# when root has done that once.
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
 # i386 packages are visible to apt only once the architecture is enabled and the lists are
 # refreshed. A partial update failure (e.g. a security mirror mid-sync) is tolerated: what
 # matters is that the packages below have a download candidate.
 if ! grep -qx i386 <<<"$(dpkg --print-foreign-architectures)"; then
   log "enabling the i386 architecture (dpkg --add-architecture i386)"
-  $SUDO dpkg --add-architecture i386
+  $SUDO dpkg --add-architecture i386 || { log "dpkg --add-architecture i386 failed: run this once as root"; exit 1; }
   refresh=1
 fi
 # grep -q stops reading early; with pipefail the writer's SIGPIPE would fail the pipeline, so
@@ -130,7 +131,8 @@ rm -rf "$dir/debs" "$dir/kernel" "$dir/busybox" "$stamp"
 mv "$tmp/debs" "$tmp/kernel" "$tmp/busybox" "$dir/"
 mv "$tmp/boot-set.env" "$env_file"
 ln -sfn "kernel/boot/vmlinuz-$release" "$dir/vmlinuz"
-(cd "$dir" && sha256sum debs/*.deb "kernel/boot/vmlinuz-$release" busybox/bin/busybox boot-set.env \
+(cd "$dir" && sha256sum debs/*.deb "kernel/boot/vmlinuz-$release" "kernel/lib/modules/$release/modules.order" \
+   busybox/bin/busybox boot-set.env \
    >"$stamp.new" && mv "$stamp.new" "$stamp")
 log "boot set ready in $dir: $kernel_pkg $kernel_version, $busybox_pkg $busybox_version"
 [ "$print_dir" = 1 ] && echo "$dir"
