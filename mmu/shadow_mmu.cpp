@@ -19,7 +19,8 @@ stats::Counter c_prefetched{"shadow.prefetched", "neighbour pages mapped ahead o
 stats::Counter c_protects{"shadow.protects", "host protection changes (write enable on first write, trace)"};
 stats::Counter c_unmaps{"shadow.unmaps", "host unmap calls outside whole flushes"};
 stats::Counter c_flush_cr3{"shadow.flushes_cr3", "whole-shadow flushes on guest CR3 loads"};
-stats::Counter c_flush_other{"shadow.flushes_other", "whole-shadow flushes on CR0/CR4 changes or the VMA bound"};
+stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
+stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
 stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
 stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
@@ -72,7 +73,7 @@ void ShadowMmu::set_cr0(uint32_t cr0) {
   const bool changed = (cr0 ^ state_.cr0) & kCr0Bits;
   state_.cr0 = cr0;
   if (changed) {
-    c_flush_other.inc();
+    c_flush_mode.inc();
     flush();
   }
 }
@@ -81,7 +82,7 @@ void ShadowMmu::set_cr4(uint32_t cr4) {
   const bool changed = (cr4 ^ state_.cr4) & kCr4Bits;
   state_.cr4 = cr4;
   if (changed) {
-    c_flush_other.inc();
+    c_flush_mode.inc();
     flush();
   }
 }
@@ -263,7 +264,7 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
   }
 
   if (pages_.runs() * 2 + 2 * config_.prefetch_pages + 2 > config_.max_vmas) {
-    c_flush_other.inc();
+    c_flush_vmas.inc();
     flush();
   }
   stage(lpn, t);
