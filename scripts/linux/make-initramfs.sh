@@ -28,16 +28,15 @@ log() { echo "make-initramfs: $*" >&2; }
 . "$dir/boot-set.env"
 busybox="$dir/$BUSYBOX"
 modules="$dir/$MODULES"
-for tool in cpio gzip depmod modinfo python3; do
-  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null ||
-    { log "$tool not found (scripts/install-deps.sh installs it)"; exit 1; }
-done
+# depmod and modinfo live in /usr/sbin, which a normal user's PATH may lack.
 export PATH="$PATH:/usr/sbin:/sbin"
+for tool in cpio gzip depmod modinfo python3; do
+  command -v "$tool" >/dev/null || { log "$tool not found (scripts/install-deps.sh installs it)"; exit 1; }
+done
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,run,lib/modules}
-chmod 1777 "$stage/tmp"
 
 install -m 0755 "$busybox" "$stage/bin/busybox"
 applets="$(python3 "$here/busybox-applets.py" "$busybox")"
@@ -68,6 +67,12 @@ done
 cp "$modules/modules.builtin" "$modules/modules.builtin.modinfo" "$stage/lib/modules/$KERNEL_RELEASE/"
 (cd "$stage/lib/modules/$KERNEL_RELEASE" && find kernel -name '*.ko' | LC_ALL=C sort >modules.order)
 depmod -b "$stage" "$KERNEL_RELEASE"
+
+# Modes must not depend on the umask of whoever checked out or runs this (reproducibility).
+find "$stage" -type d -exec chmod 0755 {} +
+find "$stage" -type f -perm -u+x -exec chmod 0755 {} +
+find "$stage" -type f ! -perm -u+x -exec chmod 0644 {} +
+chmod 1777 "$stage/tmp"
 
 tmp_out="$out.tmp.$$"
 trap 'rm -rf "$stage" "$tmp_out"' EXIT
