@@ -2,6 +2,9 @@
 // -> INTA path Linux's timer interrupt takes, console output, exit and reset requests.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
+
 #include "devices/pc_devices.h"
 #include "tests/devices/fakes.h"
 
@@ -92,4 +95,81 @@ TEST_CASE("pc_cmos_reports_the_ram_size_it_was_built_with") {
   CHECK((lo | hi << 8) == (48 << 20) / 65536);
   pc.outb(0x70, 0x09);
   CHECK(pc.in(0x71) == 0x23);  // 1700000000 is in 2023
+}
+
+namespace {
+void linux_pic_init(Pc& pc) {
+  const uint8_t init[][2] = {{0x21, 0xff}, {0xa1, 0xff}, {0x20, 0x11}, {0x21, 0x30}, {0x21, 0x04}, {0x21, 0x01},
+                             {0xa0, 0x11}, {0xa1, 0x38}, {0xa1, 0x02}, {0xa1, 0x01}, {0x21, 0xea}, {0xa1, 0xff}};
+  for (auto& w : init) pc.outb(w[0], w[1]);  // IRQ 0, 2 and 4 unmasked
+}
+}  // namespace
+
+TEST_CASE("pc_interrupt_driven_uart_transmit_drains_without_stalling") {
+  // The tty path of Linux's 8250 driver: start_tx sets IER.THRI; the IRQ 4 handler loops on IIR,
+  // writing up to 16 bytes per THRE and clearing THRI once the buffer is empty.
+  Pc pc;
+  linux_pic_init(pc);
+  pc.outb(0x3fa, 0xc7);
+  pc.outb(0x3fc, 0x0b);  // DTR | RTS | OUT2
+  std::string pending(100, 'x');
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = char('a' + i % 26);
+  const std::string expected = pending;
+  uint8_t ier = 0;
+  ier |= 0x02;
+  pc.outb(0x3f9, ier);
+  auto& intc = pc.devices.interrupt_controller();
+  unsigned deliveries = 0, unhandled = 0;
+  while (intc.has_interrupt()) {
+    REQUIRE(++deliveries < 50);
+    REQUIRE(intc.acknowledge() == 0x34);
+    bool handled = false;
+    for (unsigned pass = 0; pass < 512; ++pass) {
+      uint8_t iir = pc.in(0x3fa);
+      if (iir & 0x01) break;
+      handled = true;
+      uint8_t lsr = pc.in(0x3fd);
+      if ((lsr & 0x20) && (ier & 0x02)) {
+        for (unsigned n = 0; n < 16 && !pending.empty(); ++n) {
+          pc.outb(0x3f8, uint8_t(pending.front()));
+          pending.erase(0, 1);
+        }
+        if (pending.empty()) pc.outb(0x3f9, ier &= uint8_t(~0x02));
+      }
+    }
+    if (!handled) ++unhandled;
+    pc.outb(0x20, 0x64);  // specific EOI, IRQ 4
+  }
+  CHECK(pc.console.out == expected);
+  CHECK(pending.empty());
+  CHECK(unhandled <= deliveries / 2 + 1);
+}
+
+TEST_CASE("pc_pit_oneshot_rearmed_from_the_irq0_handler_fires_each_time") {
+  // Linux's i8253 clockevent in oneshot mode: 0x38 once, then a new count per event.
+  Pc pc;
+  linux_pic_init(pc);
+  pc.outb(0x43, 0x38);
+  auto arm = [&](uint16_t ticks) {
+    pc.outb(0x40, uint8_t(ticks));
+    pc.outb(0x40, uint8_t(ticks >> 8));
+  };
+  auto& intc = pc.devices.interrupt_controller();
+  arm(1193);  // ~1 ms
+  for (unsigned event = 0; event < 5; ++event) {
+    uint64_t deadline = UINT64_MAX;
+    for (TimedDevice* d : pc.devices.timed_devices()) deadline = std::min(deadline, d->next_deadline_ns());
+    REQUIRE(deadline != UINT64_MAX);
+    CHECK(deadline - pc.clock.now >= 1000000);
+    CHECK(deadline - pc.clock.now < 1002000);
+    pc.clock.now = deadline - 1;
+    pc.run_timed_devices();
+    CHECK_FALSE(intc.has_interrupt());
+    pc.clock.now = deadline;
+    pc.run_timed_devices();
+    REQUIRE(intc.has_interrupt());
+    CHECK(intc.acknowledge() == 0x30);
+    arm(1193);
+    pc.outb(0x20, 0x60);
+  }
 }
