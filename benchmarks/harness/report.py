@@ -70,7 +70,9 @@ def format_table(summary: dict, workloads: List[str], absent: Dict[str, str],
         base_s = summary["columns"].get(base, {}).get("median_s", {}).get(w) if base else None
         row = [w, f"{base_s:.3f}" if base_s is not None else "-"]
         for c in cols:
-            r = summary["columns"][c]["ratio_to_baseline"].get(w)
+            # Without a baseline there are no ratios: show the medians in seconds instead.
+            r = (summary["columns"][c]["ratio_to_baseline"] if base else
+                 summary["columns"][c]["median_s"]).get(w)
             row.append(failures.get(c, {}).get(w) or (f"{r:.3f}" if r is not None else "-"))
         rows.append(row)
     geo = ["geomean", ""]
@@ -85,7 +87,8 @@ def format_table(summary: dict, workloads: List[str], absent: Dict[str, str],
     lines.insert(1, "-" * len(lines[0]))
     lines.insert(len(lines) - 1, "-" * len(lines[0]))
     notes = [f"ratio = {base} time / column time ({summary['metric']}, median); 1.000 = as fast "
-             f"as {base}; * = geometric mean over fewer than all workloads"] if base else []
+             f"as {base}; * = geometric mean over fewer than all workloads"] if base else [
+             f"no baseline column ran: cells are median {summary['metric']} in seconds"]
     for name, why in absent.items():
         notes.append(f"{name}: absent ({why})")
     return "\n".join(lines + [""] + notes)
@@ -143,8 +146,10 @@ def results_markdown(doc: dict, table: str, png_name: Optional[str], json_name: 
         f"* machine: {m['cpu_model']}, {m['cpus_online']} CPUs online, {m['kernel']}, "
         f"{m['os']}, gcc {m['gcc']}, load average at start {m['load_average'][0]:.2f}",
         f"* commit: {g['commit']}{' (working tree had local changes)' if g['dirty'] else ''}",
-        f"* repetitions: {s['repetitions']}, interleaved; metric: {s['metric']} time, median",
-        f"* baseline: {base}",
+        f"* repetitions: {s['repetitions']}, interleaved; metric: `{s['metric']}` (cpu_s = user + "
+        "system CPU time of the run, wall_s = wall clock; both are in the JSON), median of the "
+        "passing repetitions",
+        f"* baseline: {base}; guest kernel for the guest columns: `{s.get('guest_kernel')}`",
         "",
         "```",
         table,
@@ -153,6 +158,16 @@ def results_markdown(doc: dict, table: str, png_name: Optional[str], json_name: 
     ]
     if png_name:
         lines += [f"![speed relative to {base}]({png_name})", ""]
+    bt = doc["summary"]["columns"].get("btvmm-bt")
+    absent = {c["name"]: c["reason"] for c in doc["columns"] if not c["present"]}
+    if bt and bt["geomean_ratio"] is not None and base == "native":
+        verdict = "met" if bt["complete"] and bt["geomean_ratio"] >= 0.97 else "not met"
+        lines += [f"Issue 7 target, btvmm-bt geometric mean >= 0.97 of native: "
+                  f"{bt['geomean_ratio']:.3f}, {verdict}.", ""]
+    else:
+        why = absent.get("btvmm-bt") or ("native did not run" if base != "native" else "no result")
+        lines += [f"Issue 7 target, btvmm-bt geometric mean >= 0.97 of native: not measured "
+                  f"({why}).", ""]
     lines += ["## Median times [s]", "", "| workload | " +
               " | ".join(doc["summary"]["columns"].keys()) + " |",
               "|---|" + "---|" * len(doc["summary"]["columns"])]
