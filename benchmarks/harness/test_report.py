@@ -8,7 +8,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import measure, report  # noqa: E402
+from harness import columns, measure, report  # noqa: E402
 
 
 def m(column, workload, wall, verdict="PASS", rep=1):
@@ -69,6 +69,30 @@ class VerdictTest(unittest.TestCase):
     def test_missing_or_foreign_verdict_is_no_verdict(self):
         out = "queens: checksum 00000001 expected 00000001 PASS\n"
         self.assertEqual(measure.parse_verdict("mcf", out)["verdict"], "NO-VERDICT")
+
+
+class RunOneTest(unittest.TestCase):
+    """measure.run_one end to end, with shell commands standing in for workloads."""
+
+    def run_shell(self, script, guest=False, timeout_s=5.0):
+        col = columns.Column("fake", "test column", lambda ctx: None,
+                             lambda ctx, w: ["sh", "-c", script], guest=guest)
+        ctx = columns.Context(build_dir="/nonexistent", repo_dir="/nonexistent", quick=True,
+                              timeout_s=timeout_s)
+        return measure.run_one(ctx, col, "mcf", 1)
+
+    def test_pass_needs_verdict_line_and_exit_status_zero(self):
+        line = "echo 'mcf: checksum 00000001 expected 00000001 PASS'"
+        self.assertEqual(self.run_shell(line)["verdict"], "PASS")
+        self.assertEqual(self.run_shell(line + "; exit 3")["verdict"], "FAIL")
+        # A VMM's exit status is its own (debug-exit), so guest columns ignore it.
+        self.assertEqual(self.run_shell(line + "; exit 3", guest=True)["verdict"], "PASS")
+
+    def test_silent_or_slow_runs_do_not_pass(self):
+        self.assertEqual(self.run_shell("true")["verdict"], "NO-VERDICT")
+        r = self.run_shell("sleep 10", timeout_s=0.5)
+        self.assertEqual(r["verdict"], "TIMEOUT")
+        self.assertIsNone(r["wall_s"])
 
 
 if __name__ == "__main__":

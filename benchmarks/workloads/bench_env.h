@@ -10,8 +10,8 @@
 /* --- provided by the environment adaptor (bench_env_native.c, later bench_env_guest.c) ---
  * bench_print writes the NUL-terminated string to the console (stdout natively, the
  * serial console in the guest). The adaptor calls bench_main and exits with its result.
- * The adaptor must also provide memcpy, memset, memmove and memcmp: GCC may emit calls to
- * them even in freestanding code (GCC manual, "C Dialect Options", -ffreestanding). */
+ * The adaptor must also provide memcpy and memset: GCC may emit calls to them even in
+ * freestanding code (GCC manual, "C Dialect Options", -ffreestanding). */
 void bench_print(const char *s);
 int bench_main(int argc, char **argv);
 
