@@ -37,6 +37,9 @@ without() { grep -v -- "$1" "$good" >"$work/variant.log"; echo "$work/variant.lo
 with_line() { { cat "$good"; printf '%s\r\n' "$1"; } >"$work/variant.log"; echo "$work/variant.log"; }
 
 verdict "complete smoke log" pass "$good"
+verdict "banner sharing a line with firmware output" pass \
+  "$(sed '1s/^/Booting from ROM..\x1bc\x1b[?7l\x1b[2J./' "$good" >"$work/v.log"; echo "$work/v.log")"
+verdict "no kernel banner" fail "$(without 'Linux version')"
 verdict "no init marker" fail "$(without 'init started')"
 verdict "no pass line" fail "$(without 'smoke test passed')"
 verdict "no pipeline output" fail "$(without 'pipeline result')"
