@@ -16,7 +16,8 @@
 #define SYS_TIME 8
 #define SYS_CATCH 9 /* register a user fault handler (guest-specific, for fidelity tests) */
 #define SYS_KILL 10
-#define SYS_COUNT 11
+#define SYS_IOPL 11 /* set EFLAGS.IOPL of the caller (0-3), like Linux iopl(2) */
+#define SYS_COUNT 12
 
 /* GDT selectors (kernel/gdt.c builds the table in this order). */
 #define SEL_KCODE 0x08

@@ -43,6 +43,29 @@ static void test_flags(void) {
   check((after & EFLAGS_IF) != 0, "ring3 iret cannot clear IF");
 }
 
+/* With IOPL = 3 (granted by SYS_IOPL, as Linux iopl(3) does) ring 3 may use cli/sti, popf
+ * changes IF, and port I/O no longer faults (SDM vol. 1 18.2.1, vol. 3A 2.5). */
+static void test_iopl3(void) {
+  check(iopl(3) == 0, "ring3 SYS_IOPL(3)");
+  check_eq(flags() & EFLAGS_IOPL, EFLAGS_IOPL, "ring3 IOPL is 3");
+  uint32_t at;
+  UPROBE(at, "", "cli");
+  check(!caught_taken, "ring3 IOPL=3: cli does not fault");
+  check((flags() & EFLAGS_IF) == 0, "ring3 IOPL=3: cli clears IF");
+  __asm__ volatile("sti");
+  check((flags() & EFLAGS_IF) != 0, "ring3 IOPL=3: sti sets IF");
+  set_flags(flags() & ~EFLAGS_IF);
+  check((flags() & EFLAGS_IF) == 0, "ring3 IOPL=3: popf clears IF");
+  set_flags(flags() | EFLAGS_IF);
+  check((flags() & EFLAGS_IF) != 0, "ring3 IOPL=3: popf sets IF");
+  UPROBE(at, "", "inb $0x80, %%al");
+  check(!caught_taken, "ring3 IOPL=3: in does not fault");
+  check(iopl(0) == 0, "ring3 SYS_IOPL(0)");
+  check_eq(flags() & EFLAGS_IOPL, 0, "ring3 IOPL back to 0");
+  UPROBE(at, "", "cli");
+  expect_trap("ring3 IOPL=0 again: cli raises #GP(0)", at, 13, 0, 0);
+}
+
 static void test_descriptor_stores(void) {
   struct {
     uint16_t limit;
@@ -199,6 +222,7 @@ int main(void) {
   printf("fidelity: ring 3\n");
   catch_init();
   test_flags();
+  test_iopl3();
   test_descriptor_stores();
   test_segment_checks();
   test_segment_loads();

@@ -24,6 +24,7 @@ static inline int yield(void) { return syscall3(SYS_YIELD, 0, 0, 0); }
 static inline uint32_t brk(uint32_t addr) { return (uint32_t)syscall3(SYS_BRK, addr, 0, 0); }
 static inline uint32_t time(void) { return (uint32_t)syscall3(SYS_TIME, 0, 0, 0); }
 static inline int kill(int pid) { return syscall3(SYS_KILL, (uint32_t)pid, 0, 0); }
+static inline int iopl(int level) { return syscall3(SYS_IOPL, (uint32_t)level, 0, 0); }
 static inline uint64_t rdtsc(void) {
   uint32_t lo, hi;
   __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
