@@ -160,14 +160,17 @@ void Uart16550::write(unsigned reg, uint8_t value) {
         dll_ = value;
         return;
       }
+      // Writing THR clears the THRE interrupt; the byte then moves to the shift register at
+      // once, so THR is empty again and THRE re-asserts: the line drops and rises, a fresh
+      // edge, as a real UART gives when its FIFO drains (what Linux's tx path waits for).
+      thre_pending_ = false;
+      update_irq();
       if (mcr_ & kMcrLoop) {
         rx_push(value);
       } else {
         out_.write(value);
         c_tx.inc();
       }
-      // The holding register empties at once (the shift register takes the byte), so the
-      // THRE condition that the write cleared is immediately true again.
       thre_pending_ = true;
       break;
     case kIer: {

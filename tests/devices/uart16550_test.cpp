@@ -151,10 +151,13 @@ TEST_CASE("uart_thre_interrupt_reasserts_when_etbei_is_enabled_again") {
   uint8_t iir = c.in(IIR);
   CHECK((iir & 0x01) == 0);
   CHECK(c.irqs.rising[4] == 2);
-  // Writing THR while THRI is enabled leaves THRE pending again once the byte has gone.
+  // Writing THR clears THRE; it is pending again once the byte has gone: a new edge.
   c.outb(RBR, '!');
+  CHECK(c.irqs.rising[4] == 3);
+  c.outb(RBR, '?');
+  CHECK(c.irqs.rising[4] == 4);
   CHECK(c.in(IIR) == 0x02);
-  CHECK(c.out.out == "!");
+  CHECK(c.out.out == "!?");
 }
 
 TEST_CASE("uart_fifo_holds_16_bytes_and_the_17th_overruns") {
