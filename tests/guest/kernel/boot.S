@@ -16,7 +16,7 @@ _start:
         cli
         movl %eax, %esi /* bootloader magic */
         movl %ebx, %edi /* physical address of the multiboot info */
-        /* The bootstrap needs 4 MiB pages: CPUID must exist (EFLAGS.ID toggles, SDM vol. 3A 19.1)
+        /* The bootstrap needs 4 MiB pages: CPUID must exist (EFLAGS.ID can be toggled: SDM vol. 2A, CPUID)
          * and report PSE (CPUID.1:EDX bit 3). Otherwise say so on COM1 and leave via debug-exit. */
         pushfl
         popl %eax

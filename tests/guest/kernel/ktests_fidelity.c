@@ -161,7 +161,7 @@ static void test_self_modifying(void) {
   uint32_t second = fn();
   check_eq(first, 1, "ring0 SMC: generated code runs");
   check_eq(second, 2, "ring0 SMC: rewritten immediate seen by the next call");
-  /* A store that rewrites the very next instruction (SDM vol. 3A 11.6: the processor detects it
+  /* A store that rewrites the very next instruction (SDM vol. 3A, "Self-Modifying Code": the processor detects it
    * and executes the new bytes). */
   uint32_t target = (uint32_t)smc_buf + 10 + 1;
   uint8_t *p = smc_buf;

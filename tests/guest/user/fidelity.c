@@ -44,7 +44,7 @@ static void test_flags(void) {
 }
 
 /* With IOPL = 3 (granted by SYS_IOPL, as Linux iopl(3) does) ring 3 may use cli/sti, popf
- * changes IF, and port I/O no longer faults (SDM vol. 1 18.2.1, vol. 3A 2.5). */
+ * changes IF, and port I/O no longer faults (SDM vol. 1, "I/O Privilege Level"; vol. 2B, POPF). */
 static void test_iopl3(void) {
   check(iopl(3) == 0, "ring3 SYS_IOPL(3)");
   check_eq(flags() & EFLAGS_IOPL, EFLAGS_IOPL, "ring3 IOPL is 3");
