@@ -38,18 +38,21 @@ std::optional<EntryRef> entry_ref(const GuestMemory& mem, const std::optional<Gu
 
 }  // namespace
 
-ShadowMmu::ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, GuestPagingState initial, ShadowConfig config)
-    : mem_(mem), mapper_(mapper), state_(initial), config_(config) {
+ShadowMmu::ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, WriteTraces& traces, GuestPagingState initial,
+                     ShadowConfig config)
+    : mem_(mem), mapper_(mapper), state_(initial), config_(config), traces_(traces) {
   const uint32_t n = config_.prefetch_pages;
   if (n == 0 || n > 1024 || (n & (n - 1)))
     fail(ExitCode::kInternal, "shadow: prefetch block of {} pages is not a power of two up to 1024", n);
+  traces_.subscribe(this);
 }
 
 ShadowMmu::~ShadowMmu() {
-  // Leave the address space as we found it; a destructor must not throw, and a failing unmap here
-  // only leaves stale mappings in a window that is about to go away.
+  traces_.unsubscribe(this);
+  // Leave the address space and the shared traces as we found them. A destructor must not throw;
+  // a failing unmap here only leaves stale mappings in an address space about to go away.
   try {
-    if (pages_.size()) mapper_.unmap_all();
+    flush();
   } catch (const Error&) {
   }
 }
@@ -59,7 +62,8 @@ void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
 void ShadowMmu::flush() {
   if (pages_.size()) mapper_.unmap_all();
   pages_.clear();
-  traces_.clear(TraceKind::kPageTable);
+  for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
+  table_refs_.clear();
   publish_vmas();
 }
 
@@ -114,9 +118,20 @@ void ShadowMmu::write_protect(Ppn ppn) {
   }
 }
 
+// Adding a trace announces a newly traced page to every shadow sharing the traces, this one
+// included, which write-protects its mappings of the table page (page_traced).
 void ShadowMmu::add_table_trace(const std::optional<EntryRef>& e) {
   if (!e) return;
-  if (traces_.add(e->table, TraceKind::kPageTable)) write_protect(e->table);
+  ++table_refs_[e->table.value];
+  traces_.add(e->table, TraceKind::kPageTable);
+}
+
+void ShadowMmu::release_table_trace(const std::optional<EntryRef>& e) {
+  if (!e) return;
+  auto it = table_refs_.find(e->table.value);
+  if (it == table_refs_.end()) return;
+  if (--it->second == 0) table_refs_.erase(it);
+  traces_.remove(e->table, TraceKind::kPageTable);
 }
 
 // Records the mapping of lpn for translation t (the page must be unmapped) and queues the host
@@ -180,8 +195,8 @@ void ShadowMmu::drop(std::vector<uint32_t> lpns) {
   lpns.erase(std::unique(lpns.begin(), lpns.end()), lpns.end());
   for (uint32_t lpn : lpns) {
     ShadowPage p = pages_.erase(lpn);
-    if (p.pde) traces_.remove(p.pde->table, TraceKind::kPageTable);
-    if (p.pte) traces_.remove(p.pte->table, TraceKind::kPageTable);
+    release_table_trace(p.pde);
+    release_table_trace(p.pte);
   }
   size_t i = 0;
   while (i < lpns.size()) {
@@ -195,18 +210,13 @@ void ShadowMmu::drop(std::vector<uint32_t> lpns) {
 }
 
 // Drops the mappings derived from the entries of `table` overlapping bytes [first_byte, end_byte).
-void ShadowMmu::drop_entry_dependents(Ppn table, uint32_t first_byte, uint32_t end_byte) {
+void ShadowMmu::page_table_written(Ppn table, uint32_t first_byte, uint32_t end_byte) {
   std::vector<uint32_t> victims;
   for (uint32_t idx = first_byte / 4; idx < 1024 && idx * 4 < end_byte; ++idx) {
     auto deps = pages_.pages_using(EntryRef{table, idx});
     victims.insert(victims.end(), deps.begin(), deps.end());
   }
   drop(std::move(victims));
-}
-
-void ShadowMmu::traced_write(Ppn ppn, uint32_t offset, uint32_t end, uint8_t kinds) {
-  if (kinds & bit(TraceKind::kPageTable)) drop_entry_dependents(ppn, offset, end);
-  traces_.fire(ppn, offset, kinds);
 }
 
 FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
@@ -240,7 +250,7 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
       if (kinds & bit(TraceKind::kPageTable)) c_trace_pt.inc();
       if (kinds & bit(TraceKind::kCode)) c_trace_code.inc();
       const uint32_t offset = static_cast<uint32_t>(t.phys.value & (kPageSize - 1));
-      traced_write(ppn, offset, std::min<uint32_t>(offset + 8, kPageSize), kinds);
+      traces_.report_write(ppn, offset, std::min<uint32_t>(offset + 8, kPageSize));
       res.status = FillStatus::kTracedWrite;
       return res;
     }
@@ -272,25 +282,5 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
   commit();
   return res;
 }
-
-void ShadowMmu::notify_physical_write(GuestPhysAddr pa, uint64_t len) {
-  uint64_t a = pa.value;
-  const uint64_t end = pa.value + len;
-  while (a < end) {
-    const uint64_t page_end = (a | (kPageSize - 1)) + 1;
-    const uint64_t stop = std::min(end, page_end);
-    const Ppn ppn = ppn_of(GuestPhysAddr(a));
-    if (uint8_t kinds = traces_.kinds(ppn))
-      traced_write(ppn, static_cast<uint32_t>(a & (kPageSize - 1)), static_cast<uint32_t>(stop - (page_end - kPageSize)),
-                   kinds);
-    a = stop;
-  }
-}
-
-void ShadowMmu::trace_code(Ppn page) {
-  if (traces_.add(page, TraceKind::kCode)) write_protect(page);
-}
-
-void ShadowMmu::untrace_code(Ppn page) { traces_.remove(page, TraceKind::kCode); }
 
 }  // namespace btvmm::mmu

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "core/types.h"
@@ -47,10 +48,13 @@ struct FillResult {
   std::optional<PageFault> fault;  // set for kGuestFault
 };
 
-class ShadowMmu {
+// One guest address space's shadow, in one host address space. Several may share a GuestMemory
+// and a WriteTraces (the monitor window and a stub; later, cached address spaces).
+class ShadowMmu final : private TraceListener {
  public:
-  ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, GuestPagingState initial, ShadowConfig config = {});
-  ~ShadowMmu();
+  ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, WriteTraces& traces, GuestPagingState initial,
+            ShadowConfig config = {});
+  ~ShadowMmu() override;
   ShadowMmu(const ShadowMmu&) = delete;
   ShadowMmu& operator=(const ShadowMmu&) = delete;
 
@@ -69,17 +73,9 @@ class ShadowMmu {
   // Handles a host fault at `la` caused by an access of `kind` from the view's privilege.
   FillResult fill(LinearAddr la, AccessKind kind);
 
-  // The monitor wrote guest-physical memory itself (emulated instruction, device DMA): run the
-  // trace callbacks and drop mappings derived from page-table entries in the range. A traced write
-  // reported by fill() covers only bytes [offset, offset + 8) of its page; an emulated write that
-  // reaches further (rep stos, a string move) must be reported here.
-  void notify_physical_write(GuestPhysAddr pa, uint64_t len);
-
-  // Code traces, set by the translator for pages it has translated.
-  void trace_code(Ppn page);
-  void untrace_code(Ppn page);
-  void on_trace_write(TraceKind kind, WriteTraces::Callback cb) { traces_.on_write(kind, std::move(cb)); }
-  uint8_t trace_kinds(Ppn page) const { return traces_.kinds(page); }
+  // Traces are shared: the translator adds kCode traces and registers callbacks there, and
+  // reports writes the monitor emulates (WriteTraces::report_physical_write).
+  WriteTraces& traces() { return traces_; }
 
   // Introspection for tests and --stats.
   const ShadowPage* mapping(LinearAddr la) const { return pages_.find(la.value >> kPageShift); }
@@ -95,17 +91,20 @@ class ShadowMmu {
   void commit();
   void write_protect(Ppn ppn);
   void add_table_trace(const std::optional<EntryRef>& e);
+  void release_table_trace(const std::optional<EntryRef>& e);
   void drop(std::vector<uint32_t> lpns);
-  void drop_entry_dependents(Ppn table, uint32_t first_byte, uint32_t end_byte);
-  void traced_write(Ppn ppn, uint32_t offset, uint32_t end, uint8_t kinds);
   void publish_vmas() const;
+  void page_traced(Ppn page) override { write_protect(page); }
+  void page_table_written(Ppn page, uint32_t offset, uint32_t end) override;
 
   GuestMemory& mem_;
   AddressSpaceMapper& mapper_;
   GuestPagingState state_;
   ShadowConfig config_;
+  WriteTraces& traces_;
   ShadowPageSet pages_;
-  WriteTraces traces_;
+  // This shadow's references on page-table traces, per table page, released when it drops them.
+  std::unordered_map<uint32_t, uint32_t> table_refs_;
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
 };
 

@@ -37,10 +37,11 @@ struct Fixture {
   GuestMemory mem{kRam};
   GuestPageTables pt{mem, kPd, kTables};
   FakeMapper fake;
+  WriteTraces traces;
 
   ShadowMmu make(uint32_t cr0 = kPg, uint32_t cr4 = 0, ShadowConfig cfg = {}) {
     stats::reset_all();
-    return ShadowMmu(mem, fake, GuestPagingState{cr0, pt.cr3(), cr4}, cfg);
+    return ShadowMmu(mem, fake, traces, GuestPagingState{cr0, pt.cr3(), cr4}, cfg);
   }
 };
 
@@ -72,18 +73,20 @@ TEST_CASE("hidden_fault_maps_the_machine_page_the_pmap_gives_for_the_guest_page"
 TEST_CASE("shadow_fault_reflects_guest_pf_error_code_and_cr2") {
   Fixture f;
   f.pt.map4k(0x400000, 0x5000, 0);  // supervisor, read-only, A/D clear
-  ShadowMmu user = f.make(kPg | kCr0Wp, 0, no_prefetch(ShadowView::kUser));
-  FillResult np = user.fill(LinearAddr(0x00c00123), AccessKind::kWrite);
-  REQUIRE(np.status == FillStatus::kGuestFault);
-  CHECK(np.fault->cr2.value == 0x00c00123);
-  CHECK(np.fault->error_code == (kPfWrite | kPfUser));
-  FillResult us = user.fill(LinearAddr(0x400004), AccessKind::kRead);
-  REQUIRE(us.status == FillStatus::kGuestFault);
-  CHECK(us.fault->error_code == (kPfPresent | kPfUser));
-  CHECK(counter("shadow.true_faults") == 2);
-  CHECK(f.fake.size() == 0);
-  // Reflected faults leave A alone, so the guest sees exactly what hardware would have left.
-  CHECK_FALSE(f.pt.pte(0x400000) & kPteAccessed);
+  {
+    ShadowMmu user = f.make(kPg | kCr0Wp, 0, no_prefetch(ShadowView::kUser));
+    FillResult np = user.fill(LinearAddr(0x00c00123), AccessKind::kWrite);
+    REQUIRE(np.status == FillStatus::kGuestFault);
+    CHECK(np.fault->cr2.value == 0x00c00123);
+    CHECK(np.fault->error_code == (kPfWrite | kPfUser));
+    FillResult us = user.fill(LinearAddr(0x400004), AccessKind::kRead);
+    REQUIRE(us.status == FillStatus::kGuestFault);
+    CHECK(us.fault->error_code == (kPfPresent | kPfUser));
+    CHECK(counter("shadow.true_faults") == 2);
+    CHECK(f.fake.size() == 0);
+    // Reflected faults leave A alone, so the guest sees exactly what hardware would have left.
+    CHECK_FALSE(f.pt.pte(0x400000) & kPteAccessed);
+  }
 
   ShadowMmu super = f.make(kPg | kCr0Wp, 0, no_prefetch());
   FillResult wp = super.fill(LinearAddr(0x400008), AccessKind::kWrite);
@@ -173,12 +176,12 @@ TEST_CASE("cr3_load_drops_every_mapping_and_page_table_trace") {
   uint32_t v = 0;
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
   REQUIRE(sim_access(s, f.fake, f.mem, 0x800000, false, v).status == FillStatus::kMapped);
-  CHECK(s.trace_kinds(Ppn(kPd >> 12)) == bit(TraceKind::kPageTable));
+  CHECK(s.traces().kinds(Ppn(kPd >> 12)) == bit(TraceKind::kPageTable));
   s.load_cr3(f.pt.cr3());
   CHECK(f.fake.size() == 0);
   CHECK(f.fake.unmap_all_calls == 1);
   CHECK(s.mapped_pages() == 0);
-  CHECK(s.trace_kinds(Ppn(kPd >> 12)) == 0);
+  CHECK(s.traces().kinds(Ppn(kPd >> 12)) == 0);
   CHECK(counter("shadow.flushes_cr3") == 1);
 }
 
@@ -213,9 +216,9 @@ TEST_CASE("write_to_a_traced_page_table_calls_back_and_drops_only_mappings_of_th
   f.pt.map4k(0xC0000000, table, kRw | kPteDirty);
   ShadowMmu s = f.make(kPg, 0, no_prefetch());
   std::vector<std::pair<uint32_t, uint32_t>> seen;
-  s.on_trace_write(TraceKind::kPageTable, [&](Ppn p, uint32_t off) { seen.emplace_back(p.value, off); });
+  s.traces().on_write(TraceKind::kPageTable, [&](Ppn p, uint32_t off) { seen.emplace_back(p.value, off); });
   int code_calls = 0;
-  s.on_trace_write(TraceKind::kCode, [&](Ppn, uint32_t) { ++code_calls; });
+  s.traces().on_write(TraceKind::kCode, [&](Ppn, uint32_t) { ++code_calls; });
   uint32_t v = 0;
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
   REQUIRE(sim_access(s, f.fake, f.mem, 0x3000, false, v).status == FillStatus::kMapped);
@@ -241,14 +244,14 @@ TEST_CASE("code_trace_write_protects_mapped_page_and_reports_writes_until_untrac
   f.pt.map4k(0xC0100000, 0x100000, kRw | kPteDirty);
   ShadowMmu s = f.make(kPg, 0, no_prefetch());
   std::vector<uint32_t> offsets;
-  s.on_trace_write(TraceKind::kCode, [&](Ppn p, uint32_t off) {
+  s.traces().on_write(TraceKind::kCode, [&](Ppn p, uint32_t off) {
     CHECK(p.value == 0x100);
     offsets.push_back(off);
   });
   uint32_t v = 0x90909090;
   REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100000, true, v).status == FillStatus::kMapped);
   REQUIRE(f.fake.page(0xC0100000)->prot == Prot::kReadWrite);
-  s.trace_code(Ppn(0x100));
+  s.traces().add(Ppn(0x100), TraceKind::kCode);
   CHECK(f.fake.page(0xC0100000)->prot == Prot::kRead);
   auto w = sim_access(s, f.fake, f.mem, 0xC0100abc, true, v);
   CHECK(w.status == FillStatus::kTracedWrite);
@@ -257,7 +260,7 @@ TEST_CASE("code_trace_write_protects_mapped_page_and_reports_writes_until_untrac
   uint32_t back = 0;
   f.mem.read_obj(GuestPhysAddr(0x100abc), back);
   CHECK(back == 0x90909090);
-  s.untrace_code(Ppn(0x100));
+  s.traces().remove(Ppn(0x100), TraceKind::kCode);
   REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100abc, true, v).status == FillStatus::kMapped);
   CHECK(f.fake.page(0xC0100000)->prot == Prot::kReadWrite);
   CHECK(offsets.size() == 1);
@@ -270,7 +273,7 @@ TEST_CASE("emulated_physical_write_over_a_page_table_drops_every_entry_it_covers
   cfg.prefetch_pages = 8;
   ShadowMmu s = f.make(kPg, 0, cfg);
   int calls = 0;
-  s.on_trace_write(TraceKind::kPageTable, [&](Ppn, uint32_t off) {
+  s.traces().on_write(TraceKind::kPageTable, [&](Ppn, uint32_t off) {
     ++calls;
     CHECK(off == 8);
   });
@@ -278,13 +281,13 @@ TEST_CASE("emulated_physical_write_over_a_page_table_drops_every_entry_it_covers
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
   REQUIRE(f.fake.size() == 4);
   const uint32_t table = f.pt.pde(0x1000) & kPteFrameMask;
-  s.notify_physical_write(GuestPhysAddr(table + 8), 8);  // PTEs 2 and 3
+  s.traces().report_physical_write(GuestPhysAddr(table + 8), 8);  // PTEs 2 and 3
   CHECK(calls == 1);
   CHECK(f.fake.page(0x1000) != nullptr);
   CHECK(f.fake.page(0x2000) == nullptr);
   CHECK(f.fake.page(0x3000) == nullptr);
   CHECK(f.fake.page(0x4000) != nullptr);
-  s.notify_physical_write(GuestPhysAddr(0x300000), 64);  // untraced: nothing happens
+  s.traces().report_physical_write(GuestPhysAddr(0x300000), 64);  // untraced: nothing happens
   CHECK(calls == 1);
 }
 
@@ -405,4 +408,45 @@ TEST_CASE("page_directory_mapped_through_itself_comes_out_read_only_even_when_pr
   CHECK(sim_access(s, f.fake, f.mem, 0xFFFFF000, true, v).status == FillStatus::kTracedWrite);
   CHECK(f.fake.page(0x1000) == nullptr);
   CHECK(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kGuestFault);
+}
+
+TEST_CASE("shadows_sharing_traces_see_each_others_page_table_and_code_traces") {
+  Fixture f;
+  FakeMapper user_fake;
+  f.pt.map4k(0x08048000, 0x300000, kRw | kUs | kPteDirty);
+  const uint32_t table = f.pt.pde(0x08048000) & kPteFrameMask;
+  f.pt.map4k(0xC0000000 + table, table, kRw | kPteDirty);  // kernel's linear map of that table
+  ShadowMmu kernel = f.make(kPg, 0, no_prefetch());
+  ShadowMmu user(f.mem, user_fake, f.traces, GuestPagingState{kPg, f.pt.cr3(), 0}, no_prefetch(ShadowView::kUser));
+  uint32_t v = 0;
+  REQUIRE(sim_access(user, user_fake, f.mem, 0x08048000, true, v).status == FillStatus::kMapped);
+  REQUIRE(user_fake.page(0x08048000)->prot == Prot::kReadWrite);
+
+  // A code trace set once reaches the user shadow's mapping.
+  f.traces.add(Ppn(0x300), TraceKind::kCode);
+  CHECK(user_fake.page(0x08048000)->prot == Prot::kRead);
+  f.traces.remove(Ppn(0x300), TraceKind::kCode);
+
+  // The kernel shadow has no mapping through `table`, but the user shadow does: a kernel write to
+  // the PTE is still a traced write, and it drops the user shadow's mapping.
+  v = 0x301000 | kPtePresent | kRw | kUs | kPteDirty;
+  CHECK(sim_access(kernel, f.fake, f.mem, 0xC0000000 + table + 0x48 * 4, true, v).status == FillStatus::kTracedWrite);
+  CHECK(user_fake.page(0x08048000) == nullptr);
+  REQUIRE(sim_access(user, user_fake, f.mem, 0x08048000, false, v).status == FillStatus::kMapped);
+  CHECK(user_fake.page(0x08048000)->mpn.value == 0x301);
+}
+
+TEST_CASE("destroyed_shadow_releases_its_page_table_traces") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
+  const Ppn table(f.pt.pde(0x1000) >> 12);
+  {
+    ShadowMmu s = f.make(kPg, 0, no_prefetch());
+    uint32_t v = 0;
+    REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+    CHECK(f.traces.kinds(table) == bit(TraceKind::kPageTable));
+  }
+  CHECK(f.traces.kinds(table) == 0);
+  CHECK(f.traces.kinds(Ppn(kPd >> 12)) == 0);
+  CHECK(f.fake.size() == 0);
 }

@@ -30,6 +30,7 @@ struct Fixture {
   GuestMemory mem{kRam};
   GuestPageTables pt{mem, kPd, kTables};
   WindowMapper mapper{window, mem.machine().fd()};
+  WriteTraces traces;
 
   ShadowMmu make(uint32_t cr0 = kPg, uint32_t cr4 = 0, ShadowView view = ShadowView::kSupervisor,
                  uint32_t prefetch = 1) {
@@ -37,7 +38,7 @@ struct Fixture {
     ShadowConfig cfg;
     cfg.view = view;
     cfg.prefetch_pages = prefetch;
-    return ShadowMmu(mem, mapper, GuestPagingState{cr0, pt.cr3(), cr4}, cfg);
+    return ShadowMmu(mem, mapper, traces, GuestPagingState{cr0, pt.cr3(), cr4}, cfg);
   }
   GuestAccess access(ShadowMmu& s, uint32_t la, bool write, uint32_t& v) {
     return guest_access(s, window, mem, la, write, v);
@@ -98,27 +99,29 @@ TEST_CASE("window_faults_the_guest_tables_explain_are_reflected_with_error_code_
   f.pt.map4m(0x800000, 0x400000, kRw | kUs);  // PSE, user
   uint32_t v = 1;
 
-  ShadowMmu user = f.make(kPg, kCr4Pse, ShadowView::kUser);
-  GuestAccess np = f.access(user, 0x00c00040, false, v);
-  REQUIRE(np.fault);
-  CHECK(np.fault->cr2.value == 0x00c00040);
-  CHECK(np.fault->error_code == kPfUser);
-  GuestAccess sup = f.access(user, 0x401008, false, v);
-  REQUIRE(sup.fault);
-  CHECK(sup.fault->error_code == (kPfPresent | kPfUser));
-  CHECK_FALSE(f.touches(0x401000));
-  GuestAccess ro = f.access(user, 0x400000, true, v);
-  REQUIRE(ro.fault);
-  CHECK(ro.fault->error_code == (kPfPresent | kPfWrite | kPfUser));
-  CHECK(f.access(user, 0x400000, false, v).status == FillStatus::kMapped);  // reading it is fine
-  CHECK(f.access(user, 0x9ffffc, true, v).status == FillStatus::kMapped);   // last word of the PSE page
-  CHECK(f.phys32(0x5ffffc) == v);
-  CHECK(stats::snapshot().size() > 0);
-
-  ShadowMmu wp = f.make(kPg | kCr0Wp, kCr4Pse);
-  GuestAccess swp = f.access(wp, 0x400004, true, v);
-  REQUIRE(swp.fault);
-  CHECK(swp.fault->error_code == (kPfPresent | kPfWrite));
+  {
+    ShadowMmu user = f.make(kPg, kCr4Pse, ShadowView::kUser);
+    GuestAccess np = f.access(user, 0x00c00040, false, v);
+    REQUIRE(np.fault);
+    CHECK(np.fault->cr2.value == 0x00c00040);
+    CHECK(np.fault->error_code == kPfUser);
+    GuestAccess sup = f.access(user, 0x401008, false, v);
+    REQUIRE(sup.fault);
+    CHECK(sup.fault->error_code == (kPfPresent | kPfUser));
+    CHECK_FALSE(f.touches(0x401000));
+    GuestAccess ro = f.access(user, 0x400000, true, v);
+    REQUIRE(ro.fault);
+    CHECK(ro.fault->error_code == (kPfPresent | kPfWrite | kPfUser));
+    CHECK(f.access(user, 0x400000, false, v).status == FillStatus::kMapped);  // reading it is fine
+    CHECK(f.access(user, 0x9ffffc, true, v).status == FillStatus::kMapped);   // last word of the PSE page
+    CHECK(f.phys32(0x5ffffc) == v);
+  }
+  {
+    ShadowMmu wp = f.make(kPg | kCr0Wp, kCr4Pse);
+    GuestAccess swp = f.access(wp, 0x400004, true, v);
+    REQUIRE(swp.fault);
+    CHECK(swp.fault->error_code == (kPfPresent | kPfWrite));
+  }
   ShadowMmu no_wp = f.make(kPg, kCr4Pse);
   v = 0xabcdef01;
   REQUIRE(f.access(no_wp, 0x400004, true, v).status == FillStatus::kMapped);
@@ -148,13 +151,13 @@ TEST_CASE("code_trace_in_the_window_turns_writes_into_callbacks_and_keeps_reads_
   f.pt.map4k(0xC0100000, 0x100000, kRw | kPteDirty);
   ShadowMmu s = f.make();
   std::vector<uint32_t> offsets;
-  s.on_trace_write(TraceKind::kCode, [&](Ppn p, uint32_t off) {
+  s.traces().on_write(TraceKind::kCode, [&](Ppn p, uint32_t off) {
     CHECK(p.value == 0x100);
     offsets.push_back(off);
   });
   uint32_t v = 0;
   REQUIRE(f.access(s, 0xC0100000, true, v).status == FillStatus::kMapped);
-  s.trace_code(Ppn(0x100));
+  s.traces().add(Ppn(0x100), TraceKind::kCode);
   CHECK(f.touches(0xC0100000));
   CHECK_FALSE(f.touches(0xC0100000, true));
   v = 0xc3c3c3c3;
@@ -177,7 +180,7 @@ TEST_CASE("page_table_write_through_the_window_drops_the_mapping_it_changes") {
   f.mem.write_obj(GuestPhysAddr(0x7000), uint32_t(7));
   ShadowMmu s = f.make();
   int pt_calls = 0;
-  s.on_trace_write(TraceKind::kPageTable, [&](Ppn, uint32_t) { ++pt_calls; });
+  s.traces().on_write(TraceKind::kPageTable, [&](Ppn, uint32_t) { ++pt_calls; });
   uint32_t v = 0;
   REQUIRE(f.access(s, 0x1000, false, v).status == FillStatus::kMapped);
   CHECK(v == 5);
