@@ -229,3 +229,26 @@ TEST_CASE("uart_modem_status_interrupt_follows_loopback_outputs_and_msr_read_cle
   c.outb(MCR, 0x11);  // RI falls: trailing-edge RI delta
   CHECK((c.in(MSR) & 0x04) == 0x04);
 }
+
+TEST_CASE("uart_size_fifo_probe_counts_16_bytes_in_loopback") {
+  // Linux's size_fifo(): loopback, 256 bytes written, count how many can be read back.
+  Com1 c;
+  c.outb(LCR, 0);
+  uint8_t old_fcr = c.in(IIR);
+  c.outb(FCR, 0x07);
+  c.outb(MCR, 0x10);
+  c.outb(LCR, 0x80);
+  c.outb(0, 0x01);
+  c.outb(1, 0x00);
+  c.outb(LCR, 0x03);
+  for (unsigned i = 0; i < 256; ++i) c.outb(RBR, uint8_t(i));
+  unsigned count = 0;
+  while ((c.in(LSR) & 0x01) && count < 256) {
+    CHECK(c.in(RBR) == count);
+    ++count;
+  }
+  CHECK(count == Uart16550::kFifoSize);
+  CHECK(c.out.out.empty());
+  c.outb(FCR, old_fcr);
+  c.outb(MCR, 0);
+}
