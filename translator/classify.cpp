@@ -152,29 +152,46 @@ bool form_matches(Form form, const DecodedInstruction& insn) {
   return false;
 }
 
-std::vector<const Rule*> matching_rules(const DecodedInstruction& insn) {
+namespace {
+
+// Calls `visit` on each rule of the highest-precedence level with a match (mnemonic, then
+// encoding, then ISA set). Shared by classify() (first match) and matching_rules() (all).
+template <typename Visit>
+void visit_matches(const DecodedInstruction& insn, Visit visit) {
   const Index& ix = index();
   const auto& z = insn.zydis();
-  std::vector<const Rule*> out;
+  bool any = false;
   for (const Rule* r : ix.by_mnemonic[z.mnemonic]) {
-    if (form_matches(r->form, insn)) out.push_back(r);
+    if (form_matches(r->form, insn)) {
+      visit(r);
+      any = true;
+    }
   }
-  if (!out.empty()) return out;
-  if (z.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) {
-    out = ix.by_encoding[z.encoding];
-    if (!out.empty()) return out;
+  if (any) return;
+  if (z.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY && !ix.by_encoding[z.encoding].empty()) {
+    for (const Rule* r : ix.by_encoding[z.encoding]) visit(r);
+    return;
   }
-  return ix.by_isa_set[z.meta.isa_set];
+  for (const Rule* r : ix.by_isa_set[z.meta.isa_set]) visit(r);
+}
+
+}  // namespace
+
+std::vector<const Rule*> matching_rules(const DecodedInstruction& insn) {
+  std::vector<const Rule*> out;
+  visit_matches(insn, [&](const Rule* r) { out.push_back(r); });
+  return out;
 }
 
 Classification classify(const DecodedInstruction& insn) {
   Classification c;
-  const auto matches = matching_rules(insn);
-  if (matches.empty()) {
+  visit_matches(insn, [&](const Rule* r) {
+    if (!c.rule) c.rule = r;
+  });
+  if (!c.rule) {
     c.refinement = "no rule names this instruction: #UD rather than a guess";
     return c;
   }
-  c.rule = matches.front();
   c.kind = c.rule->kind;
   c.flow = c.rule->flow;
   if (c.kind != Kind::kIdent || !insn.has_memory_operand()) return c;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include <fmt/format.h>
+
 namespace btvmm::translator {
 namespace {
 
@@ -43,7 +45,34 @@ Fetched fetch_one(uint32_t eip, const FetchFn& fetch, bool may_straddle) {
   return {Step::kNotAnInstruction, {}, 0};
 }
 
+const char* vector_name(GuestFault::Vector v) {
+  switch (v) {
+    case GuestFault::Vector::kInvalidOpcode: return "#UD";
+    case GuestFault::Vector::kGeneralProtection: return "#GP(0)";
+    case GuestFault::Vector::kPageFault: return "#PF";
+  }
+  return "?";
+}
+
 }  // namespace
+
+std::string format_translation_unit(const TranslationUnit& tu) {
+  std::string out;
+  for (const auto& i : tu.instructions) {
+    std::string hex;
+    for (uint8_t b : i.insn.bytes()) hex += fmt::format("{:02x} ", b);
+    out += fmt::format("{:08x}  {:<22}{:<36}{}\n", i.eip(), hex, i.insn.text(), to_string(i.kind()));
+  }
+  out += fmt::format("end: {}", to_string(tu.end));
+  if (tu.fault) {
+    out += fmt::format(", raises {} at {:08x}", vector_name(tu.fault->vector), tu.fault->eip);
+    if (tu.fault->vector == GuestFault::Vector::kPageFault) out += fmt::format(" (cr2 {:08x})", tu.fault->linear);
+  }
+  if (tu.spans_two_pages) out += ", spans two pages";
+  if (tu.ends_in_interrupt_shadow) out += ", interrupt shadow";
+  out += "\n";
+  return out;
+}
 
 const char* to_string(TuEnd e) {
   switch (e) {

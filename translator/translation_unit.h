@@ -24,6 +24,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "translator/classify.h"
@@ -76,5 +77,10 @@ struct TranslationUnit {
 };
 
 TranslationUnit form_translation_unit(uint32_t eip, const FetchFn& fetch);
+
+// The TU as text for trace dumps (-d in_asm), one guest instruction a line:
+//   "c0101234  8b 43 04              mov eax, [ebx+0x04]                 ident+addr32"
+// then "end: <TuEnd>" with the fault or the interrupt shadow if any.
+std::string format_translation_unit(const TranslationUnit& tu);
 
 }  // namespace btvmm::translator

@@ -248,3 +248,16 @@ TEST_CASE("tu_at_the_top_of_the_address_space_wraps_to_page_zero") {
   REQUIRE(fault.fault.has_value());
   CHECK(fault.fault->linear == 0);
 }
+
+TEST_CASE("tu_formats_as_one_line_per_instruction_with_kind_and_end") {
+  FakeCode code;
+  code.put(0xc0101000, {0x8b, 0x43, 0x04, 0xfb});  // mov eax, [ebx+4]; sti
+  auto tu = form_translation_unit(0xc0101000, code.fetcher());
+  CHECK(format_translation_unit(tu) ==
+        "c0101000  8b 43 04              mov eax, [ebx+0x04]                 ident+addr32\n"
+        "c0101003  fb                    sti                                 virtual-cpu\n"
+        "end: control-flow, interrupt shadow\n");
+  FakeCode none;
+  CHECK(format_translation_unit(form_translation_unit(0x9000, none.fetcher())) ==
+        "end: fault, raises #PF at 00009000 (cr2 00009000)\n");
+}
