@@ -198,3 +198,31 @@ TEST_CASE("pit_mode1_waits_for_a_gate_rising_edge") {
   t.clock.advance_ns(t.ns_for_ticks(100));
   CHECK(t.pit.output(2));
 }
+
+TEST_CASE("pit_mode2_random_polls_raise_exactly_one_irq_per_elapsed_period") {
+  // Randomised: any poll schedule finer than the period must see every period once.
+  uint32_t seed = Catch::rngSeed() ? Catch::rngSeed() : 20261125u;
+  CAPTURE(seed);
+  uint64_t state = seed;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return uint32_t(state >> 33);
+  };
+  for (int round = 0; round < 20; ++round) {
+    Timer t;
+    uint16_t count = uint16_t(100 + next() % 60000);
+    CAPTURE(round, count);
+    uint64_t start = t.clock.now;
+    t.program(0x34, count);
+    uint64_t period_ns = t.ns_for_ticks(count);
+    for (int step = 0; step < 200; ++step) {
+      t.clock.advance_ns(1 + next() % (period_ns - 1));
+      t.pit.poll(t.clock.now);
+      uint16_t c = t.latched_count();
+      REQUIRE(c >= 1);
+      REQUIRE(c <= count);
+    }
+    uint64_t ticks = (t.clock.now - start) * Pit8254::kFrequencyHz / 1000000000ull;
+    CHECK(t.irqs.rising[0] == ticks / count);
+  }
+}
