@@ -73,35 +73,48 @@ kernel_candidates() {
   apt-cache search --names-only '^linux-image-6\.1\.[0-9]+-[0-9]+-686-unsigned$' 2>/dev/null |
     awk '{print $1}' | sort -V
 }
-if [ "$refresh" = 1 ] || [ -z "$(kernel_candidates)" ]; then
+updated=0
+update_lists() {
   log "apt-get update"
   $SUDO apt-get update -qq >&2 || log "apt-get update reported errors; continuing with the lists it got"
-fi
+  updated=1
+}
+if [ "$refresh" = 1 ] || [ -z "$(kernel_candidates)" ]; then update_lists; fi
 
 # Newest ABI of the 6.1 series built for 686 without PAE (the "-686-pae" flavour is excluded by
 # the pattern); "-unsigned" is the real image package, the signed one is amd64-only.
-kernel_pkg=""
-for name in $(kernel_candidates | tac); do
-  if has_candidate "$name:i386"; then
-    kernel_pkg="$name"
-    break
-  fi
-done
-[ -n "$kernel_pkg" ] || unreachable "no linux-image-6.1.*-686-unsigned:i386 in the apt lists (archive unreachable?)"
+newest_kernel() {
+  local name
+  for name in $(kernel_candidates | tac); do
+    if has_candidate "$name:i386"; then echo "$name"; return; fi
+  done
+}
 busybox_pkg=busybox-static
-has_candidate "$busybox_pkg:i386" ||
-  unreachable "no busybox-static:i386 in the apt lists (archive unreachable?)"
 
 tmp="$(mktemp -d "$dir/.fetch.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/debs"
 # As root, apt would hand the download to its _apt user, which cannot enter a private $HOME:
-# download as root instead (the archive signature still covers the package checksums).
+# download as root instead (apt still checks each package against the signed index).
 apt_opts=(-q)
 if [ "$(id -u)" = 0 ]; then apt_opts+=(-o APT::Sandbox::User=root); fi
-log "downloading $kernel_pkg:i386 and $busybox_pkg:i386"
-(cd "$tmp/debs" && apt-get download "${apt_opts[@]}" "$kernel_pkg:i386" "$busybox_pkg:i386" >&2) ||
-  unreachable "apt-get download failed (archive unreachable?)"
+# download: resolves and downloads into $tmp/debs; fails when the lists or the archive fail us.
+download() {
+  kernel_pkg="$(newest_kernel)"
+  if [ -z "$kernel_pkg" ]; then log "no linux-image-6.1.*-686-unsigned:i386 in the apt lists"; return 1; fi
+  if ! has_candidate "$busybox_pkg:i386"; then log "no busybox-static:i386 in the apt lists"; return 1; fi
+  rm -rf "$tmp/debs"
+  mkdir "$tmp/debs"
+  log "downloading $kernel_pkg:i386 and $busybox_pkg:i386"
+  (cd "$tmp/debs" && apt-get download "${apt_opts[@]}" "$kernel_pkg:i386" "$busybox_pkg:i386" >&2)
+}
+# Lists left from an earlier day may name a package the archive has since replaced: refresh
+# them once before concluding that the archive cannot be reached.
+if ! download; then
+  failed="cannot download the boot set from the Debian archive (archive unreachable?)"
+  [ "$updated" = 0 ] || unreachable "$failed"
+  update_lists
+  download || unreachable "$failed"
+fi
 
 kernel_deb="$(ls "$tmp"/debs/"$kernel_pkg"_*_i386.deb)"
 busybox_deb="$(ls "$tmp"/debs/"$busybox_pkg"_*_i386.deb)"
