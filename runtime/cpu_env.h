@@ -19,10 +19,10 @@ struct GuestException {
   uint32_t cr2 = 0;  // for #PF (vector 14) only
 };
 
-// Vectors (SDM vol. 3 table 6-1).
+// Vectors (SDM vol. 3 table 6-1). #SS is kSsFault: kSs is already the SS segment register (vcpu_state.h).
 enum Vector : uint8_t {
   kDe = 0, kDb = 1, kNmi = 2, kBp = 3, kOf = 4, kBr = 5, kUd = 6, kNm = 7, kDf = 8, kTs = 10,
-  kNp = 11, kSs = 12, kGp = 13, kPf = 14, kMf = 16, kAc = 17, kMc = 18, kXm = 19,
+  kNp = 11, kSsFault = 12, kGp = 13, kPf = 14, kMf = 16, kAc = 17, kMc = 18, kXm = 19,
 };
 
 inline GuestException gp(uint32_t error_code = 0) { return {kGp, true, error_code, 0}; }

@@ -1,0 +1,39 @@
+// The CPU model btvmm offers its guest: CPUID leaves, the MSRs it has, and the guest TSC.
+// A family-6 "GenuineIntel" processor with FPU, DE, PSE, TSC, MSR, CX8, PGE, CMOV, MMX, FXSR,
+// SSE and SSE2; no APIC, PAE, SEP, MTRR, MCE, PAT, CLFLUSH, no hypervisor bit and no leaf
+// 0x40000000 (DESIGN.md 4, CONVENTIONS.md: advertise only what btvmm really provides).
+// Must never report the host's CPUID or MSRs.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu/step_result.h"
+#include "runtime/cpu_env.h"
+#include "runtime/vcpu_state.h"
+
+namespace btvmm::runtime {
+
+struct CpuidResult {
+  uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
+};
+
+// CPUID leaf `leaf` (ECX is ignored: no leaf of this model has sub-leaves).
+CpuidResult cpuid_leaf(uint32_t leaf);
+
+// MSR numbers the model implements (SDM vol. 4 table 2-2).
+inline constexpr uint32_t kMsrTsc = 0x10;
+inline constexpr uint32_t kMsrBiosSignId = 0x8b;  // microcode revision: reads 0, writes ignored
+inline constexpr uint32_t kMsrSysenterCs = 0x174;
+inline constexpr uint32_t kMsrSysenterEsp = 0x175;
+inline constexpr uint32_t kMsrSysenterEip = 0x176;
+
+// RDMSR/WRMSR on ECX with EDX:EAX; #GP(0) at CPL > 0 and for every MSR the model lacks
+// (IA32_APIC_BASE included: there is no APIC), as Linux's rdmsr_safe probes expect.
+Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env);
+Fault exec_wrmsr(VcpuState& vcpu, CpuEnv& env);
+// RDTSC: EDX:EAX = host TSC + tsc_offset; #GP(0) with CR4.TSD at CPL > 0.
+Fault exec_rdtsc(VcpuState& vcpu, CpuEnv& env);
+// CPUID on EAX into EAX/EBX/ECX/EDX.
+void exec_cpuid(VcpuState& vcpu);
+
+}  // namespace btvmm::runtime

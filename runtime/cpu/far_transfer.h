@@ -1,0 +1,34 @@
+// Far JMP, far CALL and far RET (including RET imm16) in protected mode with the privilege
+// checks of Intel SDM vol. 2 JMP/CALL/RET and vol. 3 5.8, plus the pieces IRET shares with RET:
+// checking the return code segment and nulling data segments on a return to an outer ring.
+// A failed check leaves the vCPU unchanged (apart from memory the pushes already wrote).
+//
+// Refused (counted in cpu.unimplemented, the guest gets #GP(selector)): task switches through a
+// TSS or task gate, and far CALL through a call gate to a more privileged ring (stack switch
+// with parameter copy). Calls and jumps through call gates that stay in the same ring work.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu/descriptor.h"
+#include "runtime/cpu/step_result.h"
+#include "runtime/cpu_env.h"
+#include "runtime/vcpu_state.h"
+
+namespace btvmm::runtime {
+
+// operand_size (16 or 32) sizes the pushes/pops and truncates the new EIP.
+Fault far_jump(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size);
+Fault far_call(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size,
+               uint32_t return_eip);
+Fault far_return(VcpuState& vcpu, CpuEnv& env, unsigned operand_size, uint16_t release_bytes);
+
+// The code segment a far RET or IRET returns to (SDM vol. 2 RET "RETURN-TO-... " checks):
+// non-null, code, RPL >= CPL, DPL = RPL (non-conforming) or DPL <= RPL (conforming), present.
+Fault check_return_code_segment(const VcpuState& vcpu, CpuEnv& env, uint16_t selector, Descriptor* out);
+
+// After a return to an outer ring: DS/ES/FS/GS holding data or non-conforming code segments with
+// DPL < new CPL become null (SDM vol. 2 IRET/RET), so the outer ring cannot keep using them.
+void null_inaccessible_data_segments(VcpuState& vcpu);
+
+}  // namespace btvmm::runtime

@@ -1,0 +1,180 @@
+// IDT delivery in protected mode (see interrupts.h). Follows the INT n/INTO/INT3 pseudocode of
+// Intel SDM vol. 2 and vol. 3 6.12: all checks and pushes first, vCPU state changed last, so a
+// fault during delivery leaves the interrupted state intact for the nested exception.
+#include "runtime/cpu/interrupts.h"
+
+#include "runtime/cpu/counters.h"
+#include "runtime/cpu/descriptor.h"
+#include "runtime/cpu/memory_access.h"
+#include "runtime/cpu/segments.h"
+
+namespace btvmm::runtime {
+namespace {
+
+// Either a fault raised during delivery, or a request btvmm cannot serve.
+struct Outcome {
+  Fault fault;
+  const char* unimplemented = nullptr;
+};
+
+enum class Class { kBenign, kContributory, kPageFault };
+
+// SDM vol. 3 table 6-4/6-5.
+Class class_of(uint8_t vector) {
+  switch (vector) {
+    case kDe: case kTs: case kNp: case kSsFault: case kGp: return Class::kContributory;
+    case kPf: return Class::kPageFault;
+    default: return Class::kBenign;
+  }
+}
+
+Outcome try_deliver(VcpuState& vcpu, CpuEnv& env, const Event& ev) {
+  const bool ext = ev.kind != EventKind::kSoftware;
+  const uint32_t idt_error = uint32_t(ev.vector) * 8 + 2 + (ext ? 1 : 0);  // IDT bit set (SDM 6.13)
+  const GuestException idt_gp{kGp, true, idt_error, 0};
+  if (!(vcpu.cr0 & 1)) return {std::nullopt, "real-mode (IVT) interrupt delivery"};
+  if (vcpu.eflags & kFlagVm) return {std::nullopt, "interrupt delivery from virtual-8086 mode"};
+  if (uint32_t(ev.vector) * 8 + 7 > vcpu.idtr.limit) return {idt_gp};
+  uint32_t raw[2];
+  if (auto f = read_system(env, vcpu.idtr.base + ev.vector * 8u, raw, 8)) return {f};
+  const Descriptor gate{raw[0], raw[1]};
+  if (gate.s()) return {idt_gp};
+  switch (gate.type()) {
+    case kIntGate32: case kTrapGate32: case kIntGate16: case kTrapGate16: break;
+    case kTaskGate: return {std::nullopt, "task gate in the IDT (hardware task switch)"};
+    default: return {idt_gp};
+  }
+  // SDM vol. 3 6.12.1.1: software interrupts check the gate DPL against CPL (EXT = 0).
+  if (ev.kind == EventKind::kSoftware && gate.dpl() < vcpu.cpl) return {gp(uint32_t(ev.vector) * 8 + 2)};
+  if (!gate.present()) return {GuestException{kNp, true, idt_error, 0}};
+
+  const uint16_t cs_sel = gate.gate_selector();
+  if ((cs_sel & 0xfffc) == 0) return {gp(ext ? 1 : 0)};
+  Descriptor code;
+  if (auto f = fetch_descriptor(vcpu, env, cs_sel, &code, kGp, ext)) return {f};
+  if (!code.is_code() || code.dpl() > vcpu.cpl) return {fault_with_selector(kGp, cs_sel, ext)};
+  if (!code.present()) return {fault_with_selector(kNp, cs_sel, ext)};
+
+  const bool gate32 = gate.type() & 8;
+  const unsigned slot = gate32 ? 4 : 2;
+  const bool inner = !code.conforming() && code.dpl() < vcpu.cpl;
+  const uint8_t new_cpl = inner ? code.dpl() : vcpu.cpl;
+
+  StackCursor stack = StackCursor::current(vcpu);
+  stack.user = new_cpl == 3;
+  SegmentCache new_ss;
+  if (inner) {
+    // SDM vol. 3 7.2.1 figure 7-2: ESPn at 4 + 8n, SSn at 8 + 8n of a 32-bit TSS.
+    const uint8_t tss_type = vcpu.tr.type();
+    if (tss_type != kTss32Busy && tss_type != kTss32Avail) {
+      return {std::nullopt, "interrupt stack switch through a 16-bit TSS"};
+    }
+    const uint32_t esp_off = 4 + 8u * new_cpl;
+    if (esp_off + 5 > vcpu.tr.limit) return {fault_with_selector(kTs, vcpu.tr.selector, ext)};
+    uint32_t new_esp = 0;
+    uint16_t ss_sel = 0;
+    if (auto f = read_system(env, vcpu.tr.base + esp_off, &new_esp, 4)) return {f};
+    if (auto f = read_system(env, vcpu.tr.base + esp_off + 4, &ss_sel, 2)) return {f};
+    if (auto f = check_stack_segment(vcpu, env, ss_sel, new_cpl, kTs, ext, &new_ss)) return {f};
+    stack = StackCursor{new_ss, new_esp, false, ss_sel};
+    if (auto f = push(env, stack, vcpu.seg[kSs].selector, slot)) return {f};
+    if (auto f = push(env, stack, vcpu.gpr[kEsp], slot)) return {f};
+  }
+  if (auto f = push(env, stack, vcpu.eflags, slot)) return {f};
+  if (auto f = push(env, stack, vcpu.seg[kCs].selector, slot)) return {f};
+  if (auto f = push(env, stack, ev.return_eip, slot)) return {f};
+  if (ev.has_error_code) {
+    if (auto f = push(env, stack, ev.error_code, slot)) return {f};
+  }
+  const uint32_t new_eip = gate32 ? gate.gate_offset() : gate.gate_offset() & 0xffff;
+  if (new_eip > code.limit()) return {gp(ext ? 1 : 0)};
+  if (auto f = mark_accessed(vcpu, env, cs_sel, &code)) return {f};
+
+  // Commit (SDM vol. 2 INT n, "INTER-PRIVILEGE-LEVEL-INTERRUPT" / "INTRA-...").
+  if (inner) set_segment(vcpu, kSs, new_ss);
+  vcpu.gpr[kEsp] = stack.esp;
+  set_segment(vcpu, kCs, make_segment_cache(uint16_t((cs_sel & 0xfffc) | new_cpl), code));
+  vcpu.cpl = new_cpl;
+  vcpu.eip = new_eip;
+  vcpu.eflags &= ~(kFlagTf | kFlagNt | kFlagRf | kFlagVm);
+  if (!(gate.type() & 1)) vcpu.eflags &= ~kFlagIf;  // interrupt gate (SDM vol. 3 6.12.1.3)
+  vcpu.halted = false;
+  vcpu.interrupt_shadow = false;
+  return {};
+}
+
+}  // namespace
+
+bool vector_has_error_code(uint8_t vector) {
+  switch (vector) {
+    case kDf: case kTs: case kNp: case kSsFault: case kGp: case kPf: case kAc: return true;
+    default: return false;
+  }
+}
+
+StepResult deliver_event(VcpuState& vcpu, CpuEnv& env, const Event& first) {
+  Event ev = first;
+  // Each round either succeeds, escalates (benign -> serial, contributory -> #DF, #DF -> shutdown),
+  // so a handful of rounds always suffice; the bound only guards against a logic error.
+  for (int round = 0; round < 8; ++round) {
+    if (ev.vector == kPf && ev.kind == EventKind::kException) vcpu.cr2 = ev.cr2;
+    const Outcome out = try_deliver(vcpu, env, ev);
+    if (out.unimplemented) {
+      counters::note_unimplemented(out.unimplemented);
+      return StepResult::shutdown();
+    }
+    if (!out.fault) {
+      (ev.kind == EventKind::kException ? counters::exceptions : counters::interrupts).inc();
+      return StepResult::cont();
+    }
+    const GuestException& f = *out.fault;
+    const bool first_is_exception = ev.kind == EventKind::kException;
+    if (first_is_exception && ev.vector == kDf) {
+      // SDM vol. 3 6.15 (#DF): a fault while delivering #DF is a triple fault: shutdown.
+      counters::triple_faults.inc();
+      return StepResult::shutdown();
+    }
+    const Class a = first_is_exception ? class_of(ev.vector) : Class::kBenign;
+    const Class b = class_of(f.vector);
+    const bool doubles = (a == Class::kContributory && b == Class::kContributory) ||
+                         (a == Class::kPageFault && b != Class::kBenign);
+    Event next;
+    next.kind = EventKind::kException;
+    next.return_eip = vcpu.eip;
+    if (doubles) {
+      counters::double_faults.inc();
+      next.vector = kDf;
+      next.has_error_code = true;
+      next.error_code = 0;
+    } else {
+      next.vector = f.vector;
+      next.has_error_code = f.has_error_code;
+      next.error_code = f.error_code;
+      next.cr2 = f.cr2;
+    }
+    ev = next;
+  }
+  counters::triple_faults.inc();
+  return StepResult::shutdown();
+}
+
+StepResult deliver_exception(VcpuState& vcpu, CpuEnv& env, const GuestException& e) {
+  Event ev;
+  ev.vector = e.vector;
+  ev.kind = EventKind::kException;
+  ev.has_error_code = e.has_error_code;
+  ev.error_code = e.error_code;
+  ev.return_eip = vcpu.eip;
+  ev.cr2 = e.cr2;
+  return deliver_event(vcpu, env, ev);
+}
+
+StepResult deliver_interrupt(VcpuState& vcpu, CpuEnv& env, uint8_t vector, bool software, uint32_t return_eip) {
+  Event ev;
+  ev.vector = vector;
+  ev.kind = software ? EventKind::kSoftware : EventKind::kExternal;
+  ev.return_eip = return_eip;
+  return deliver_event(vcpu, env, ev);
+}
+
+}  // namespace btvmm::runtime
