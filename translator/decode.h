@@ -21,7 +21,8 @@ enum class DecodeStatus {
   // The bytes supplied end before the instruction does: fetch more (possibly from the next
   // page) and decode again. Not a guest error by itself.
   kNeedMoreBytes,
-  // The instruction would be longer than 15 bytes: the guest gets #GP(0) (SDM vol. 2 2.3.11).
+  // The instruction would be longer than 15 bytes: the guest gets #GP(0) (SDM vol. 3 6.15,
+  // interrupt 13: "exceeding the instruction length limit of 15 bytes").
   kTooLong,
   // Not an instruction (undefined opcode, lock on a non-lockable instruction, bad register...):
   // the guest gets #UD.

@@ -12,10 +12,11 @@
 //   TU before it; in a TU of its own (it is then the first instruction) it is fetched from both
 //   pages, is the TU's only instruction, and spans_two_pages tells the TC to watch both pages;
 // * before an instruction that cannot be fetched or decoded. If that is the first instruction, the
-//   TU has no instructions and carries the fault to raise: #PF (code fetch, CR2 = the first
-//   unfetchable byte's page), #UD (not an instruction), #GP(0) (longer than 15 bytes, SDM vol. 2
-//   2.3.11). Raising the fault only when its instruction is first keeps faults precise: the
-//   instructions before it still run.
+//   TU has no instructions and carries the fault to raise: #PF (code fetch; CR2 = the first byte
+//   that could not be fetched: the EIP, or the start of the next page for a straddling
+//   instruction), #UD (not an instruction), #GP(0) (longer than 15 bytes, SDM vol. 3 6.15).
+//   The runtime computes the #PF error code (it knows P and U/S). Raising the fault only when
+//   its instruction is first keeps faults precise: the instructions before it still run.
 // * sti, mov ss and pop ss end the TU with ends_in_interrupt_shadow set: the runtime must not
 //   deliver an interrupt before the next instruction has run (SDM vol. 3 6.8.3).
 #pragma once
