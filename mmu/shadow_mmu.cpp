@@ -259,8 +259,10 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
   c_hidden.inc();
   const uint32_t lpn = la.value >> kPageShift;
   if (const ShadowPage* old = pages_.find(lpn)) {
-    if (old->ppn == ppn && old->mpn == mem_.pmap().lookup(ppn)) {
-      // Same page, now with D set or a trace gone: only the protection changes.
+    if (old->ppn == ppn && old->mpn == mem_.pmap().lookup(ppn) && old->pde == entry_ref(mem_, t.pde_addr) &&
+        old->pte == entry_ref(mem_, t.pte_addr)) {
+      // Same page through the same entries, now with D set or a trace gone: only the protection
+      // changes.
       const Prot prot = prot_for(t, ppn);
       if (prot != old->prot) {
         pages_.set_prot(lpn, prot);

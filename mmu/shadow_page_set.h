@@ -20,6 +20,7 @@ namespace btvmm::mmu {
 struct EntryRef {
   Ppn table;
   uint32_t index = 0;
+  bool operator==(const EntryRef&) const = default;
 };
 
 struct ShadowPage {
