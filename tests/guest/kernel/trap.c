@@ -33,7 +33,7 @@ static void irq(struct trapframe *tf) {
 
 static void user_fault(struct trapframe *tf, uint32_t cr2) {
   struct proc *p = current;
-  if (p->fault_handler) {
+  if (p->fault_handler && tf->eip != p->fault_handler) { /* a handler that itself faults is not retried */
     /* Guest convention for SYS_CATCH: the handler gets vector, error code, faulting EIP and CR2
      * in eax, ecx, edx and ebx; esp is left as it was at the fault. */
     tf->eax = tf->vector;
