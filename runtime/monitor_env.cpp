@@ -1,0 +1,81 @@
+#include "runtime/monitor_env.h"
+
+#include <x86intrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/stats.h"
+
+namespace btvmm::runtime {
+
+namespace {
+stats::Counter c_reads{"monitor.linear_reads", "guest linear reads done by the monitor (emulation)"};
+stats::Counter c_writes{"monitor.linear_writes", "guest linear writes done by the monitor (emulation)"};
+stats::Counter c_mmio{"monitor.mmio_accesses", "monitor accesses that reached the MMIO bus"};
+}  // namespace
+
+MonitorEnv::MonitorEnv(VcpuState& vcpu, mmu::GuestMemory& mem, mmu::WriteTraces& traces, devices::PortBus& ports,
+                       devices::MmioBus& mmio)
+    : vcpu_(vcpu), mem_(mem), traces_(traces), ports_(ports), mmio_(mmio) {}
+
+std::optional<GuestException> MonitorEnv::translate(uint32_t la, bool write, bool user, GuestPhysAddr& pa) {
+  mmu::Access access{write ? mmu::AccessKind::kWrite : mmu::AccessKind::kRead, user};
+  mmu::WalkResult w = mmu::walk(mem_, paging_state(), LinearAddr(la), access);
+  if (!w.ok()) return GuestException{kPf, true, w.fault->error_code, w.fault->cr2.value};
+  pa = w.translation.phys;
+  return std::nullopt;
+}
+
+// An access is split at page boundaries and each piece translated before any byte moves, so a
+// fault on the second page leaves memory untouched (an instruction either completes or faults).
+std::optional<GuestException> MonitorEnv::read_linear(uint32_t la, void* dst, unsigned size, bool user) {
+  c_reads.inc();
+  auto* out = static_cast<uint8_t*>(dst);
+  GuestPhysAddr pa[2];
+  unsigned first = std::min<unsigned>(size, static_cast<unsigned>(kPageSize - (la & (kPageSize - 1))));
+  if (auto e = translate(la, false, user, pa[0])) return e;
+  if (first < size)
+    if (auto e = translate(la + first, false, user, pa[1])) return e;
+  for (int piece = 0; piece < 2; ++piece) {
+    unsigned off = piece ? first : 0, len = piece ? size - first : first;
+    if (!len) continue;
+    if (!mem_.read(pa[piece], out + off, len)) {
+      c_mmio.inc();
+      for (unsigned i = 0; i < len; ++i) out[off + i] = static_cast<uint8_t>(mmio_.read(pa[piece].value + i, 1));
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<GuestException> MonitorEnv::write_linear(uint32_t la, const void* src, unsigned size, bool user) {
+  c_writes.inc();
+  auto* in = static_cast<const uint8_t*>(src);
+  GuestPhysAddr pa[2];
+  unsigned first = std::min<unsigned>(size, static_cast<unsigned>(kPageSize - (la & (kPageSize - 1))));
+  if (auto e = translate(la, true, user, pa[0])) return e;
+  if (first < size)
+    if (auto e = translate(la + first, true, user, pa[1])) return e;
+  for (int piece = 0; piece < 2; ++piece) {
+    unsigned off = piece ? first : 0, len = piece ? size - first : first;
+    if (!len) continue;
+    if (mem_.write(pa[piece], in + off, len)) {
+      traces_.report_physical_write(pa[piece], len);
+    } else {
+      c_mmio.inc();
+      for (unsigned i = 0; i < len; ++i) mmio_.write(pa[piece].value + i, 1, in[off + i]);
+    }
+  }
+  return std::nullopt;
+}
+
+uint32_t MonitorEnv::io_read(uint16_t port, unsigned size) { return ports_.read(port, size); }
+void MonitorEnv::io_write(uint16_t port, unsigned size, uint32_t value) { ports_.write(port, size, value); }
+
+void MonitorEnv::paging_changed(PagingEvent what, uint32_t addr) {
+  if (paging_hook_) paging_hook_(what, addr);
+}
+
+uint64_t MonitorEnv::host_tsc() { return __rdtsc(); }
+
+}  // namespace btvmm::runtime

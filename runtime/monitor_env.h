@@ -1,0 +1,49 @@
+// The real machine behind runtime::CpuEnv: guest linear memory through the guest's own page
+// tables (mmu/paging.h, A/D bits exact), emulated writes reported to the write traces so shadow
+// mappings and translations stay coherent, port I/O to the device bus, the host TSC.
+// Never touches host memory except through GuestMemory and the bus.
+#pragma once
+
+#include <functional>
+
+#include "devices/bus.h"
+#include "mmu/machine_memory.h"
+#include "mmu/paging.h"
+#include "mmu/write_traces.h"
+#include "runtime/cpu_env.h"
+#include "runtime/vcpu_state.h"
+
+namespace btvmm::runtime {
+
+class MonitorEnv : public CpuEnv {
+ public:
+  using PagingHook = std::function<void(PagingEvent, uint32_t)>;
+
+  MonitorEnv(VcpuState& vcpu, mmu::GuestMemory& mem, mmu::WriteTraces& traces, devices::PortBus& ports,
+             devices::MmioBus& mmio);
+
+  // Who must hear about CR0/CR3/CR4 loads and INVLPG (the shadow MMUs); set by the engine.
+  void set_paging_hook(PagingHook hook) { paging_hook_ = std::move(hook); }
+
+  std::optional<GuestException> read_linear(uint32_t la, void* dst, unsigned size, bool user) override;
+  std::optional<GuestException> write_linear(uint32_t la, const void* src, unsigned size, bool user) override;
+  uint32_t io_read(uint16_t port, unsigned size) override;
+  void io_write(uint16_t port, unsigned size, uint32_t value) override;
+  void paging_changed(PagingEvent what, uint32_t addr) override;
+  uint64_t host_tsc() override;
+
+  mmu::GuestPagingState paging_state() const { return {vcpu_.cr0, vcpu_.cr3, vcpu_.cr4}; }
+
+ private:
+  // Translates one page-bounded piece; on success yields the guest-physical address.
+  std::optional<GuestException> translate(uint32_t la, bool write, bool user, GuestPhysAddr& pa);
+
+  VcpuState& vcpu_;
+  mmu::GuestMemory& mem_;
+  mmu::WriteTraces& traces_;
+  devices::PortBus& ports_;
+  devices::MmioBus& mmio_;
+  PagingHook paging_hook_;
+};
+
+}  // namespace btvmm::runtime
