@@ -11,7 +11,7 @@ packages=(
   qemu-system-x86 cpio xz-utils zstd file
   python3
   gnuplot-nox qemu-user
-  kmod fakeroot
+  kmod fakeroot e2fsprogs
 )
 
 missing=()
