@@ -135,10 +135,27 @@ def _guest_reason(ctx: Context) -> Optional[str]:
     return ctx.cache["guest"]
 
 
-def _btvmm_reason(ctx: Context) -> Optional[str]:
+def _btvmm_reason(ctx: Context, accel: str) -> Optional[str]:
+    """Both facts matter and both are reported: whether btvmm offers the accelerator here
+    (asked with a short run of the guest kernel, which btvmm refuses up front when the
+    backend is missing) and whether the guest kernel runs the workloads."""
     if not os.access(ctx.btvmm(), os.X_OK):
         return f"btvmm not built ({ctx.btvmm()})"
-    return _guest_reason(ctx)
+    key = f"btvmm-{accel}"
+    if key not in ctx.cache:
+        accel_reason = None
+        if os.path.exists(ctx.guest_kernel()):
+            try:
+                r = subprocess.run([ctx.btvmm(), "run", "--kernel", ctx.guest_kernel(), "--accel",
+                                    accel, "--no-reboot", "--timeout", "10", "--append",
+                                    "bench=none"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, timeout=30, check=False)
+                accel_reason = btvmm_unavailable(r.stderr.decode("utf-8", "replace"))
+            except subprocess.TimeoutExpired:
+                pass
+        reasons = [why for why in (accel_reason, _guest_reason(ctx)) if why]
+        ctx.cache[key] = "; ".join(reasons) if reasons else None
+    return ctx.cache[key]
 
 
 def btvmm_unavailable(stderr: str) -> Optional[str]:
@@ -151,11 +168,11 @@ def btvmm_unavailable(stderr: str) -> Optional[str]:
 
 
 def _probe_btvmm_bt(ctx: Context) -> Optional[str]:
-    return _btvmm_reason(ctx)
+    return _btvmm_reason(ctx, "bt")
 
 
 def _probe_btvmm_kvm(ctx: Context) -> Optional[str]:
-    return _kvm_reason() or _btvmm_reason(ctx)
+    return _kvm_reason() or _btvmm_reason(ctx, "kvm")
 
 
 def _probe_qemu_tcg(ctx: Context) -> Optional[str]:
