@@ -1,23 +1,21 @@
 #!/usr/bin/env bash
-# Runs scripts/linux/make-disk-image.sh with the btvmm under test and checks that the disk.img it
-# writes carries the cached kernel, initramfs and command line. Writes OUTPUT_DIR/disk.img only
-# (and refreshes the cache's initramfs, as the script always does).
-# Usage: make-and-check-disk-image.sh BTVMM OUTPUT_DIR   (exit 77 = skipped, reason printed)
+# Runs scripts/linux/make-disk-image.sh with the btvmm under test on the fixture's prepared boot
+# set and checks that the disk.img it writes carries that kernel, initramfs and command line
+# byte for byte. Writes BOOT_DIR/disk.img only; never touches the shared cache.
+# Usage: make-and-check-disk-image.sh BTVMM BOOT_DIR   (exit 77 = skipped, reason printed)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-btvmm="${1:?usage: make-and-check-disk-image.sh BTVMM OUTPUT_DIR}"
-out_dir="${2:?usage: make-and-check-disk-image.sh BTVMM OUTPUT_DIR}"
-cache="${BTVMM_CACHE:-$HOME/.cache/btvmm}/linux"
-if [ ! -f "$cache/boot-set.sha256" ]; then
-  echo "SKIP: no boot set in $cache (the linux_boot_set_prepared fixture was skipped or failed)"
+btvmm="${1:?usage: make-and-check-disk-image.sh BTVMM BOOT_DIR}"
+boot="${2:?usage: make-and-check-disk-image.sh BTVMM BOOT_DIR}"
+if [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
+  echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
   exit 77
 fi
-mkdir -p "$out_dir"
-rm -f "$out_dir/disk.img"
+rm -f "$boot/disk.img"
 
-image="$("$here/../../scripts/linux/make-disk-image.sh" -o "$out_dir/disk.img" --btvmm "$btvmm" --test smoke)"
+image="$("$here/../../scripts/linux/make-disk-image.sh" -o "$boot/disk.img" --btvmm "$btvmm" \
+  --test smoke --prepared "$boot")"
 . "$here/qemu-reference.sh"
-cmdline="$(linux_cmdline btvmm.test=smoke)"
-python3 "$here/check-disk-image.py" "$image" "$(readlink -f "$cache/vmlinuz")" \
-  "$cache/initramfs.cpio.gz" "$cmdline"
+python3 "$here/check-disk-image.py" "$image" "$(readlink -f "$boot/vmlinuz")" \
+  "$boot/initramfs.cpio.gz" "$(linux_cmdline btvmm.test=smoke)"
