@@ -210,6 +210,7 @@ TEST_CASE("write_to_a_traced_page_table_calls_back_and_drops_only_mappings_of_th
   // fill() cannot know the store's width and drops the entries under bytes [offset, offset + 8):
   // a write at PTE 1 drops PTE 1 and 2, never PTE 3.
   f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
+  f.pt.map4k(0x2000, 0x8000, kRw | kPteDirty);
   f.pt.map4k(0x3000, 0x6000, kRw | kPteDirty);
   const uint32_t table = f.pt.pde(0x1000) & kPteFrameMask;
   // The kernel's view of its own page table: linear 0xC0000000 maps the table page writable.
@@ -221,6 +222,7 @@ TEST_CASE("write_to_a_traced_page_table_calls_back_and_drops_only_mappings_of_th
   s.traces().on_write(TraceKind::kCode, [&](Ppn, uint32_t) { ++code_calls; });
   uint32_t v = 0;
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x2000, false, v).status == FillStatus::kMapped);
   REQUIRE(sim_access(s, f.fake, f.mem, 0x3000, false, v).status == FillStatus::kMapped);
   REQUIRE(sim_access(s, f.fake, f.mem, 0xC0000000, false, v).status == FillStatus::kMapped);
   CHECK(f.fake.page(0xC0000000)->prot == Prot::kRead);  // the guest allows writes; the trace does not
@@ -232,6 +234,7 @@ TEST_CASE("write_to_a_traced_page_table_calls_back_and_drops_only_mappings_of_th
   CHECK(seen[0] == std::make_pair(table >> 12, 4u));
   CHECK(code_calls == 0);
   CHECK(f.fake.page(0x1000) == nullptr);
+  CHECK(f.fake.page(0x2000) == nullptr);  // an 8-byte store at PTE 1 would have changed PTE 2
   CHECK(f.fake.page(0x3000) != nullptr);
   CHECK(counter("shadow.trace_faults_pt") == 1);
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
