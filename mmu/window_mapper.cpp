@@ -24,7 +24,8 @@ void WindowMapper::map(LinearAddr first, uint32_t pages, Mpn mpn, Prot prot) {
   check_range("map", first, pages);
   const size_t len = size_t(pages) * kPageSize;
   void* want = window_.host(first);
-  void* got = mmap(want, len, host_prot(prot), MAP_SHARED | MAP_FIXED, memfd_, off_t(uint64_t(mpn.value) << kPageShift));
+  const int flags = MAP_SHARED | MAP_FIXED | (populate_ ? MAP_POPULATE : 0);
+  void* got = mmap(want, len, host_prot(prot), flags, memfd_, off_t(uint64_t(mpn.value) << kPageShift));
   if (got == MAP_FAILED) throw_errno(fmt::format("mmap(shadow {:#x}+{} pages -> mpn {:#x})", first.value, pages, mpn.value));
 }
 
