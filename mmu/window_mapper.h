@@ -1,6 +1,7 @@
 // AddressSpaceMapper for this process's guest window: shadow mappings are MAP_SHARED|MAP_FIXED
 // mappings of the machine-memory memfd at host address = guest linear address. Unmapping puts
 // the PROT_NONE reservation back instead of leaving a hole something else could fill.
+// The Window must outlive the mapper and every ShadowMmu using it (a shadow unmaps on destruction).
 #pragma once
 
 #include "mmu/address_space_mapper.h"
