@@ -74,21 +74,20 @@ void ShadowMmu::load_cr3(uint32_t cr3) {
 }
 
 void ShadowMmu::set_cr0(uint32_t cr0) {
-  const bool changed = (cr0 ^ state_.cr0) & kCr0Bits;
+  const uint32_t changed = (cr0 ^ state_.cr0) & kCr0Bits;
   state_.cr0 = cr0;
-  if (changed) {
-    c_flush_mode.inc();
-    flush();
-  }
+  if (changed) mode_changed();
 }
 
 void ShadowMmu::set_cr4(uint32_t cr4) {
-  const bool changed = (cr4 ^ state_.cr4) & kCr4Bits;
+  const uint32_t changed = (cr4 ^ state_.cr4) & kCr4Bits;
   state_.cr4 = cr4;
-  if (changed) {
-    c_flush_mode.inc();
-    flush();
-  }
+  if (changed) mode_changed();
+}
+
+void ShadowMmu::mode_changed() {
+  c_flush_mode.inc();
+  flush();
 }
 
 void ShadowMmu::invlpg(LinearAddr la) {

@@ -94,6 +94,7 @@ class ShadowMmu final : private TraceListener {
   void release_table_trace(const std::optional<EntryRef>& e);
   void drop(std::vector<uint32_t> lpns);
   void publish_vmas() const;
+  void mode_changed();
   void page_traced(Ppn page) override { write_protect(page); }
   void page_table_written(Ppn page, uint32_t offset, uint32_t end) override;
 

@@ -9,6 +9,14 @@
 
 namespace btvmm::mmu::testing {
 
+// The layout most tests use: 8 MiB of guest RAM, the page directory at 64 KiB, tables above it.
+inline constexpr uint64_t kRam = 8 << 20;
+inline constexpr uint32_t kPd = 0x10000;
+inline constexpr uint32_t kTables = 0x11000;
+inline constexpr uint32_t kPg = kCr0Pg | kCr0Pe;
+inline constexpr uint32_t kRw = kPteWritable;
+inline constexpr uint32_t kUs = kPteUser;
+
 class GuestPageTables {
  public:
   // The page directory lives at guest-physical `pd`; page tables are allocated upwards from

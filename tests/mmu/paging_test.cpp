@@ -7,16 +7,9 @@
 
 using namespace btvmm;
 using namespace btvmm::mmu;
-using btvmm::mmu::testing::GuestPageTables;
+using namespace btvmm::mmu::testing;
 
 namespace {
-
-constexpr uint64_t kRam = 8 << 20;  // 8 MiB of guest RAM
-constexpr uint32_t kPd = 0x10000;
-constexpr uint32_t kTables = 0x11000;
-constexpr uint32_t kPg = kCr0Pg | kCr0Pe;
-constexpr uint32_t kRw = kPteWritable;
-constexpr uint32_t kUs = kPteUser;
 
 GuestPagingState paging_state(const GuestPageTables& pt, uint32_t cr0 = kPg, uint32_t cr4 = 0) {
   return GuestPagingState{cr0, pt.cr3(), cr4};

@@ -13,18 +13,9 @@
 
 using namespace btvmm;
 using namespace btvmm::mmu;
-using btvmm::mmu::testing::FakeMapper;
-using btvmm::mmu::testing::GuestPageTables;
-using btvmm::mmu::testing::sim_access;
+using namespace btvmm::mmu::testing;
 
 namespace {
-
-constexpr uint64_t kRam = 8 << 20;
-constexpr uint32_t kPd = 0x10000;
-constexpr uint32_t kTables = 0x11000;
-constexpr uint32_t kPg = kCr0Pg | kCr0Pe;
-constexpr uint32_t kRw = kPteWritable;
-constexpr uint32_t kUs = kPteUser;
 
 uint64_t counter(const char* name) {
   for (const auto& s : stats::snapshot())

@@ -18,13 +18,6 @@ using namespace btvmm::mmu::testing;
 
 namespace {
 
-constexpr uint64_t kRam = 8 << 20;
-constexpr uint32_t kPd = 0x10000;
-constexpr uint32_t kTables = 0x11000;
-constexpr uint32_t kPg = kCr0Pg | kCr0Pe;
-constexpr uint32_t kRw = kPteWritable;
-constexpr uint32_t kUs = kPteUser;
-
 struct Fixture {
   Window& window = test_window();
   GuestMemory mem{kRam};
