@@ -128,6 +128,8 @@ StepResult deliver_event(VcpuState& vcpu, CpuEnv& env, const Event& first) {
       return StepResult::cont();
     }
     const GuestException& f = *out.fault;
+    // CR2 is loaded when the page fault is detected, even if it then becomes a #DF.
+    if (f.vector == kPf) vcpu.cr2 = f.cr2;
     const bool first_is_exception = ev.kind == EventKind::kException;
     if (first_is_exception && ev.vector == kDf) {
       // SDM vol. 3 6.15 (#DF): a fault while delivering #DF is a triple fault: shutdown.
