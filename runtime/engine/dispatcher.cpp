@@ -1,0 +1,295 @@
+// The dispatcher loop (see dispatcher.h). Order of work per iteration follows SDM vol. 3 6.8.3 and
+// 6.9: an external interrupt is taken only between instructions, with EFLAGS.IF set and outside
+// the shadow of sti / mov ss / pop ss.
+#include "runtime/engine/dispatcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/stats.h"
+#include "mmu/paging.h"
+#include "runtime/cpu/execute.h"
+#include "runtime/engine/tc_fault_handler.h"
+#include "translator/emit_ccf.h"
+
+namespace btvmm::runtime::engine {
+
+namespace {
+stats::Counter c_exits_monitor{"tc.exits_monitor", "exits from the TC to execute an instruction in the monitor"};
+stats::Counter c_exits_branch{"tc.exits_branch", "exits from the TC at an unchained branch or indirect miss"};
+stats::Counter c_exits_interrupt{"tc.exits_interrupt", "exits from the TC at a CCF entry with attention set"};
+stats::Counter c_exits_fault{"tc.exits_fault", "exits from the TC with a guest exception"};
+stats::Counter c_indirect_hits{"tc.indirect_hits", "indirect branches and returns found by the inline lookup"};
+stats::Counter c_indirect_misses{"tc.indirect_misses", "indirect branches and returns that missed the inline lookup"};
+stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs two fxsave/fxrstor pairs)"};
+stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
+stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
+
+constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
+constexpr uint32_t kMxcsrDefault = 0x1f80;  // SDM vol. 1 10.2.3.1: power-up value
+}  // namespace
+
+Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, mmu::ShadowMmu& shadow,
+               mmu::AddressSpaceMapper& mapper, EngineConfig config)
+    : vcpu_(vcpu),
+      env_(env),
+      host_(host),
+      mem_(mem),
+      shadow_(shadow),
+      mapper_(mapper),
+      config_(config),
+      tc_(config.tc_size),
+      trampolines_(tc_),
+      host_fpu_(std::make_unique<HostFpuArea>()) {
+  layout_.exit_common = trampolines_.exit_common();
+  layout_.lookup = &lookup_;
+  cache_.chaining_enabled = config.chaining;
+  // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
+  if (std::all_of(std::begin(vcpu_.fxsave), std::end(vcpu_.fxsave), [](uint8_t b) { return b == 0; })) {
+    std::memcpy(vcpu_.fxsave, &kFcwDefault, 2);
+    std::memcpy(vcpu_.fxsave + 24, &kMxcsrDefault, 4);
+  }
+  shadow_.traces().on_write(mmu::TraceKind::kCode, [this](Ppn page, uint32_t) {
+    const std::vector<translator::Ccf*> dead = cache_.invalidate_page(page.value);
+    for (translator::Ccf* c : dead) lookup_.remove(c->key.eip, c->host);
+    if (!dead.empty()) untrace_pending_.push_back(page.value);
+  });
+  install_tc_fault_handler(this);
+}
+
+Engine::~Engine() { uninstall_tc_fault_handler(this); }
+
+void Engine::record_fault(const GuestException& e, uint32_t eip) {
+  pending_fault_ = e;
+  vcpu_.eip = eip;
+  vcpu_.exit_reason = TcExit::kFault;
+}
+
+void Engine::record_unsupported(std::string what) {
+  last_error_ = std::move(what);
+  pending_fault_.reset();
+  vcpu_.exit_reason = TcExit::kFault;
+}
+
+bool Engine::fetch(uint32_t la, std::span<uint8_t> out) {
+  return !env_.read_linear(la, out.data(), static_cast<unsigned>(out.size()), vcpu_.cpl == 3);
+}
+
+void Engine::flush_tc() {
+  cache_.clear();
+  lookup_.clear();
+  tc_.flush();
+  for (uint32_t p : code_pages_) shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);
+  code_pages_.clear();
+  untrace_pending_.clear();
+  ++flush_generation_;
+}
+
+translator::Ccf* Engine::translate(uint32_t eip) {
+  const uint32_t cs_base = vcpu_.seg[kCs].base;
+  translator::TranslationUnit tu = translator::form_translation_unit(
+      eip, [&](uint32_t off, std::span<uint8_t> out) { return fetch(cs_base + off, out); });
+  if (tu.instructions.empty()) {
+    tu_fault_ = tu.fault;
+    return nullptr;
+  }
+  std::unique_ptr<translator::Ccf> ccf = translator::emit_ccf(tu, tc_, layout_);
+  if (!ccf) {
+    flush_tc();
+    ccf = translator::emit_ccf(tu, tc_, layout_);
+    if (!ccf) fail(ExitCode::kInternal, "translation cache: a TU at {:#x} does not fit in an empty TC", eip);
+  }
+  ccf->key = {eip, vcpu_.cpl};
+  // The guest-physical pages of the TU's first and last byte get a kCode trace (DESIGN.md 3).
+  const mmu::GuestPagingState paging{vcpu_.cr0, vcpu_.cr3, vcpu_.cr4};
+  for (uint32_t la : {cs_base + eip, cs_base + eip + ccf->guest_bytes - 1}) {
+    const mmu::WalkResult w =
+        mmu::walk(mem_, paging, LinearAddr(la), mmu::Access::at_cpl(mmu::AccessKind::kFetch, vcpu_.cpl), mmu::WalkMode::kProbe);
+    if (!w.ok()) continue;
+    const uint32_t ppn = ppn_of(w.translation.phys).value;
+    if (ccf->guest_page_count && ccf->guest_pages[0] == ppn) continue;
+    ccf->guest_pages[ccf->guest_page_count++] = ppn;
+  }
+  translator::Ccf* c = cache_.insert(std::move(ccf));
+  for (unsigned i = 0; i < c->guest_page_count; ++i) {
+    const uint32_t ppn = c->guest_pages[i];
+    if (!mem_.contains(addr_of(Ppn(ppn)), kPageSize)) continue;
+    if (!(shadow_.traces().kinds(Ppn(ppn)) & mmu::bit(mmu::TraceKind::kCode))) {
+      shadow_.traces().add(Ppn(ppn), mmu::TraceKind::kCode);
+      code_pages_.push_back(ppn);
+    }
+  }
+  lookup_.insert(eip, c->host);
+  if (trace_) trace_(CcfTraceEvent{tu, *c});
+  return c;
+}
+
+translator::Ccf* Engine::find_or_translate(uint32_t eip) {
+  if (translator::Ccf* c = cache_.find({eip, vcpu_.cpl})) return c;
+  return translate(eip);
+}
+
+StepResult Engine::deliver_tu_fault(const translator::GuestFault& f) {
+  c_tu_faults.inc();
+  using V = translator::GuestFault::Vector;
+  if (f.vector == V::kInvalidOpcode) return StepResult::fault(ud());
+  if (f.vector == V::kGeneralProtection) return StepResult::fault(gp(0));
+  // Re-read the byte that could not be fetched: CpuEnv computes the #PF with its error code.
+  uint8_t b = 0;
+  if (std::optional<GuestException> e = env_.read_linear(vcpu_.seg[kCs].base + f.linear, &b, 1, vcpu_.cpl == 3))
+    return StepResult::fault(*e);
+  return StepResult::cont();  // the page became fetchable meanwhile: just retry
+}
+
+StepResult Engine::run_in_monitor() {
+  const uint32_t la = vcpu_.seg[kCs].base + vcpu_.eip;
+  uint8_t bytes[translator::kMaxInstructionLength] = {};
+  // Fetch page by page, so an instruction that straddles into an absent page still decodes when
+  // its bytes happen to end before the page boundary.
+  unsigned got = 0;
+  std::optional<GuestException> fetch_fault;
+  while (got < sizeof bytes) {
+    const uint32_t at = la + got;
+    const unsigned n = std::min<unsigned>(sizeof bytes - got, kPageSize - (at & (kPageSize - 1)));
+    fetch_fault = env_.read_linear(at, bytes + got, n, vcpu_.cpl == 3);
+    if (fetch_fault) break;
+    got += n;
+  }
+  const translator::DecodeResult d = translator::decode({bytes, got}, vcpu_.eip);
+  switch (d.status) {
+    case translator::DecodeStatus::kOk:
+      return execute_instruction(vcpu_, env_, d.instruction);
+    case translator::DecodeStatus::kNeedMoreBytes:
+      if (fetch_fault) return StepResult::fault(*fetch_fault);
+      return StepResult::fault(ud());
+    case translator::DecodeStatus::kTooLong:
+      return StepResult::fault(gp(0));
+    case translator::DecodeStatus::kInvalid:
+      break;
+  }
+  return StepResult::fault(ud());
+}
+
+bool Engine::deliver(const StepResult& r) {
+  switch (r.kind) {
+    case StepResult::kContinue:
+    case StepResult::kHalt:
+      return true;
+    case StepResult::kShutdown:
+      return false;
+    case StepResult::kException:
+      return deliver_exception(vcpu_, env_, r.exception).kind != StepResult::kShutdown;
+  }
+  return false;
+}
+
+void Engine::on_branch_exit() {
+  const uint64_t slot_addr = vcpu_.host_scratch[0];
+  if (slot_addr == 0) {
+    c_indirect_misses.inc();
+    return;
+  }
+  translator::Ccf* from = cache_.by_host(slot_addr);
+  if (!from || !from->valid || !config_.chaining) return;
+  unsigned index = 0;
+  while (index < from->slots.size() && reinterpret_cast<uint64_t>(from->host) + from->slots[index].jmp_offset != slot_addr)
+    ++index;
+  if (index == from->slots.size()) return;
+  const uint64_t generation = flush_generation_;
+  translator::Ccf* to = find_or_translate(vcpu_.eip);
+  if (to && generation == flush_generation_ && to->key.cpl == from->key.cpl) cache_.chain(*from, index, *to);
+}
+
+void Engine::paging_changed(PagingEvent what, uint32_t addr) {
+  switch (what) {
+    case PagingEvent::kCr0: shadow_.set_cr0(vcpu_.cr0); break;
+    case PagingEvent::kCr4: shadow_.set_cr4(vcpu_.cr4); break;
+    case PagingEvent::kCr3: shadow_.load_cr3(vcpu_.cr3); break;
+    case PagingEvent::kInvlpg: shadow_.invlpg(LinearAddr(addr)); break;
+  }
+  // CCFs are keyed by linear EIP: a new mapping may put other code there. Correct first: forget
+  // every translation (DESIGN.md 3; a per-page check of the code's physical page would keep them).
+  flush_tc();
+}
+
+RunResult Engine::run() {
+  set_active_engine(this);
+  for (;;) {
+    if (host_.stop_requested()) return RunResult::kStopped;
+    host_.service_devices();
+    vcpu_.attention = 0;
+    for (uint32_t p : untrace_pending_) {
+      if (cache_.page_has_code(p)) continue;
+      shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);
+      std::erase(code_pages_, p);
+    }
+    untrace_pending_.clear();
+    if ((vcpu_.eflags & kFlagIf) && !vcpu_.interrupt_shadow && host_.interrupt_pending()) {
+      const uint8_t vector = host_.acknowledge_interrupt();
+      c_interrupts.inc();
+      const StepResult r = deliver_interrupt(vcpu_, env_, vector, false, vcpu_.eip);
+      if (!deliver(r)) return RunResult::kTripleFault;
+      continue;
+    }
+    if (vcpu_.halted) {
+      host_.wait_for_interrupt();
+      continue;
+    }
+    if (vcpu_.cpl != lookup_cpl_ || vcpu_.seg[kCs].base != lookup_cs_base_) {
+      // The inline table is keyed by EIP alone: entries of the other mode must not match.
+      // CCFs and chains are keyed by EIP; a new CS base moves all code: forget it.
+      if (vcpu_.seg[kCs].base != lookup_cs_base_) flush_tc();
+      lookup_.clear();
+      lookup_cpl_ = vcpu_.cpl;
+      lookup_cs_base_ = vcpu_.seg[kCs].base;
+    }
+    translator::Ccf* ccf = find_or_translate(vcpu_.eip);
+    if (!ccf) {
+      const translator::GuestFault f = *tu_fault_;
+      if (!deliver(deliver_tu_fault(f))) return RunResult::kTripleFault;
+      continue;
+    }
+    const uint8_t* entry = ccf->host;
+    if (vcpu_.interrupt_shadow) {
+      // Skip the attention check: the shadowed instruction runs before any interrupt (SDM vol. 3 6.8.3).
+      entry += ccf->body_offset;
+      vcpu_.interrupt_shadow = false;
+    }
+    c_entries.inc();
+    const TcExit why = trampolines_.enter(vcpu_, entry, *host_fpu_);
+    c_indirect_hits.inc(lookup_.hits() - hits_reported_);
+    hits_reported_ = lookup_.hits();
+    switch (why) {
+      case TcExit::kBranch:
+        c_exits_branch.inc();
+        on_branch_exit();
+        break;
+      case TcExit::kMonitor:
+        c_exits_monitor.inc();
+        if (!deliver(run_in_monitor())) return RunResult::kTripleFault;
+        break;
+      case TcExit::kInterrupt:
+        c_exits_interrupt.inc();
+        break;
+      case TcExit::kInvalidate:
+        break;
+      case TcExit::kFault: {
+        c_exits_fault.inc();
+        if (!pending_fault_) {
+          vcpu_.exit_reason = TcExit::kNone;
+          return RunResult::kUnsupported;
+        }
+        const GuestException e = *pending_fault_;
+        pending_fault_.reset();
+        if (!deliver(StepResult::fault(e))) return RunResult::kTripleFault;
+        break;
+      }
+      default:
+        last_error_ = fmt::format("translated code returned exit reason {}", static_cast<uint32_t>(why));
+        return RunResult::kUnsupported;
+    }
+  }
+}
+
+}  // namespace btvmm::runtime::engine

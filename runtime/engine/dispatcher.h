@@ -1,0 +1,115 @@
+// The TC engine (DESIGN.md 3): runs the guest from the translation cache. Before each fragment it
+// delivers a pending interrupt when the guest can take it, finds or translates the CCF for the
+// current EIP, enters it, and acts on why translated code came back (branch to chain, instruction
+// for the monitor, interrupt, fault). Owns the TC, the CCF cache and the indirect table; never
+// touches guest memory except through CpuEnv and the shadow MMU.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mmu/machine_memory.h"
+#include "mmu/shadow_mmu.h"
+#include "runtime/cpu/step_result.h"
+#include "runtime/cpu_env.h"
+#include "runtime/engine/execution_host.h"
+#include "runtime/engine/trampolines.h"
+#include "runtime/vcpu_state.h"
+#include "translator/ccf.h"
+#include "translator/emit_context.h"
+#include "translator/tc.h"
+#include "translator/tc_lookup.h"
+#include "translator/translation_unit.h"
+
+namespace btvmm::runtime::engine {
+
+struct EngineConfig {
+  size_t tc_size = translator::kDefaultTcSize;
+  bool chaining = true;  // -d nochain turns it off
+};
+
+enum class RunResult : uint8_t {
+  kStopped,      // the host asked to stop
+  kTripleFault,  // shutdown (SDM vol. 3 6.15, interrupt 8: a fault while delivering #DF)
+  kUnsupported,  // a host fault the engine cannot handle yet (see last_error())
+};
+
+// What a trace hook (-d in_asm,out_asm) receives for each new CCF.
+struct CcfTraceEvent {
+  const translator::TranslationUnit& tu;
+  const translator::Ccf& ccf;
+};
+using CcfTraceFn = std::function<void(const CcfTraceEvent&)>;
+
+class Engine {
+ public:
+  // `mapper` is the one `shadow` maps through: a traced write from translated code is let through
+  // by mapping its page writable for one single-stepped instruction (tc_fault_handler.cpp).
+  Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, mmu::ShadowMmu& shadow,
+         mmu::AddressSpaceMapper& mapper, EngineConfig config = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  RunResult run();
+  // The guest changed CR0/CR3/CR4 or ran INVLPG: keeps the shadow and the TC coherent. Wire
+  // MonitorEnv::set_paging_hook (or a test CpuEnv) here.
+  void paging_changed(PagingEvent what, uint32_t addr);
+  void set_trace(CcfTraceFn fn) { trace_ = std::move(fn); }
+  const std::string& last_error() const { return last_error_; }
+
+  translator::CcfCache& cache() { return cache_; }
+  translator::TcMemory& tc() { return tc_; }
+  translator::TcLookup& lookup() { return lookup_; }
+  VcpuState& vcpu() { return vcpu_; }
+  mmu::ShadowMmu& shadow() { return shadow_; }
+  mmu::AddressSpaceMapper& mapper() { return mapper_; }
+  mmu::GuestMemory& memory() { return mem_; }
+
+  // Used by the fault handler (tc_fault_handler.cpp) while translated code runs.
+  void record_fault(const GuestException& e, uint32_t eip);
+  void record_unsupported(std::string what);
+  uint64_t exit_common() const { return trampolines_.exit_common(); }
+
+ private:
+  translator::Ccf* find_or_translate(uint32_t eip);
+  translator::Ccf* translate(uint32_t eip);
+  void flush_tc();
+  // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
+  bool fetch(uint32_t la, std::span<uint8_t> out);
+  StepResult run_in_monitor();
+  StepResult deliver_tu_fault(const translator::GuestFault& f);
+  void on_branch_exit();
+  bool deliver(const StepResult& r);  // false: shutdown
+
+  VcpuState& vcpu_;
+  CpuEnv& env_;
+  ExecutionHost& host_;
+  mmu::GuestMemory& mem_;
+  mmu::ShadowMmu& shadow_;
+  mmu::AddressSpaceMapper& mapper_;
+  EngineConfig config_;
+  translator::TcMemory tc_;
+  Trampolines trampolines_;
+  translator::TcLookup lookup_;
+  translator::TcLayout layout_;
+  translator::CcfCache cache_;
+  std::unique_ptr<HostFpuArea> host_fpu_;
+  CcfTraceFn trace_;
+  std::optional<GuestException> pending_fault_;
+  std::string last_error_;
+  std::optional<translator::GuestFault> tu_fault_;
+  std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace
+  std::vector<uint32_t> untrace_pending_;  // pages whose CCFs all died: drop their trace
+  uint64_t flush_generation_ = 0;
+  uint32_t lookup_cs_base_ = 0;
+  uint8_t lookup_cpl_ = 0;
+  uint64_t hits_reported_ = 0;
+};
+
+}  // namespace btvmm::runtime::engine

@@ -1,0 +1,190 @@
+// Host fault handling for translated code (see tc_fault_handler.h). Every guest exception leaves
+// through the common exit path with the ucontext's registers, which are the guest's at the faulting
+// instruction, because every emitted sequence performs its faulting access before changing guest
+// state (emit_reencode.cpp, emit_branch.cpp).
+#include "runtime/engine/tc_fault_handler.h"
+
+#include <signal.h>
+#include <ucontext.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/stats.h"
+#include "runtime/engine/dispatcher.h"
+
+namespace btvmm::runtime::engine {
+
+namespace {
+
+stats::Counter c_hidden{"traps.hidden_fault", "TC faults on guest pages not yet shadowed (filled, then retried)"};
+stats::Counter c_guest_pf{"traps.guest_pf", "TC faults the guest's page tables explain (reflected as #PF)"};
+stats::Counter c_traced{"traps.traced_write", "TC writes to traced pages (page tables, code), single-stepped"};
+stats::Counter c_de{"traps.de", "#DE raised by translated code"};
+stats::Counter c_mf{"traps.mf", "x87/SSE exceptions raised by translated code"};
+stats::Counter c_ud{"traps.ud", "#UD raised by translated code"};
+stats::Counter c_gp{"traps.gp", "TC accesses past 4 GiB (reflected as #GP(0))"};
+
+constexpr uint64_t kTf = 1u << 8;
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
+constexpr size_t kAltStackSize = 256 * 1024;
+
+Engine* g_engine = nullptr;
+bool g_installed = false;
+
+// A traced write in progress: pages mapped writable until the single step ends.
+struct Step {
+  bool active = false;
+  std::vector<uint32_t> lpns;
+};
+Step g_step;
+
+void die(int sig) {
+  signal(sig, SIG_DFL);
+  raise(sig);  // blocked until the handler returns, then kills with the right signal
+}
+
+void leave_tc(Engine& e, greg_t* g, const GuestException& exc, uint32_t eip) {
+  e.record_fault(exc, eip);
+  g[REG_RIP] = static_cast<greg_t>(e.exit_common());
+}
+
+void begin_step(Engine& e, greg_t* g, uint32_t la, const mmu::Translation& t) {
+  const uint32_t lpn = la >> kPageShift;
+  const Mpn mpn = e.memory().pmap().lookup(ppn_of(t.phys));
+  e.mapper().map(LinearAddr(lpn << kPageShift), 1, mpn, mmu::Prot::kReadWrite);
+  g_step.lpns.push_back(lpn);
+  g_step.active = true;
+  g[REG_EFL] |= kTf;
+}
+
+// After the single step: restore what the shadow says each page is, and if the write invalidated
+// the CCF being run, leave it at the next guest instruction boundary.
+void finish_step(Engine& e, greg_t* g) {
+  for (uint32_t lpn : g_step.lpns) {
+    const LinearAddr la(lpn << kPageShift);
+    if (const mmu::ShadowPage* p = e.shadow().mapping(la))
+      e.mapper().map(la, 1, p->mpn, p->prot);
+    else
+      e.mapper().unmap(la, 1);
+  }
+  g_step.lpns.clear();
+  g_step.active = false;
+  g[REG_EFL] &= ~greg_t(kTf);
+  const auto rip = static_cast<uint64_t>(g[REG_RIP]);
+  translator::Ccf* ccf = e.cache().by_host(rip);
+  if (!ccf || ccf->valid) return;
+  for (const translator::EmittedRange& r : ccf->map) {
+    if (reinterpret_cast<uint64_t>(ccf->host) + r.host_offset != rip) continue;
+    e.vcpu().eip = r.guest_eip;
+    e.vcpu().exit_reason = TcExit::kInvalidate;
+    g[REG_RIP] = static_cast<greg_t>(e.exit_common());
+    return;
+  }
+}
+
+void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, uint32_t eip) {
+  const auto addr = reinterpret_cast<uint64_t>(si->si_addr);
+  if (g[REG_TRAPNO] != 14 || addr >= (uint64_t(1) << 32)) {
+    c_gp.inc();
+    leave_tc(e, g, gp(0), eip);
+    return;
+  }
+  const bool write = g[REG_ERR] & 2;  // SDM vol. 3 4.7: error code bit 1 = write access
+  const mmu::FillResult r =
+      e.shadow().fill(LinearAddr(static_cast<uint32_t>(addr)), write ? mmu::AccessKind::kWrite : mmu::AccessKind::kRead);
+  switch (r.status) {
+    case mmu::FillStatus::kMapped:
+      c_hidden.inc();
+      return;
+    case mmu::FillStatus::kGuestFault:
+      c_guest_pf.inc();
+      leave_tc(e, g, GuestException{kPf, true, r.fault->error_code, r.fault->cr2.value}, eip);
+      return;
+    case mmu::FillStatus::kTracedWrite:
+      c_traced.inc();
+      begin_step(e, g, static_cast<uint32_t>(addr), r.translation);
+      return;
+    case mmu::FillStatus::kNotRam:
+    case mmu::FillStatus::kEmulate:
+      break;
+  }
+  e.record_unsupported(fmt::format("guest EIP {:#x}: access to {:#x} needs emulation (MMIO or page 0), "
+                                   "not implemented in the TC", eip, addr));
+  e.vcpu().eip = eip;
+  g[REG_RIP] = static_cast<greg_t>(e.exit_common());
+}
+
+void on_signal(int sig, siginfo_t* si, void* ctx) {
+  greg_t* g = static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs;
+  const auto rip = static_cast<uint64_t>(g[REG_RIP]);
+  Engine* e = g_engine;
+  if (!e) return die(sig);
+  if (sig == SIGTRAP && g_step.active) return finish_step(*e, g);
+  if (!e->tc().contains(rip)) return die(sig);
+  translator::Ccf* ccf = e->cache().by_host(rip);
+  const std::optional<uint32_t> eip = ccf ? ccf->guest_eip_at(rip) : std::nullopt;
+  if (!eip) return die(sig);
+  switch (sig) {
+    case SIGSEGV:
+    case SIGBUS:
+      return on_memory_fault(*e, g, si, *eip);
+    case SIGFPE:
+      // SDM vol. 3 6.15: #DE for divide by zero and quotient overflow; x87/SIMD errors are #MF/#XM.
+      if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF) {
+        c_de.inc();
+        return leave_tc(*e, g, GuestException{kDe, false, 0, 0}, *eip);
+      }
+      c_mf.inc();
+      return leave_tc(*e, g, GuestException{kMf, false, 0, 0}, *eip);
+    case SIGILL:
+      c_ud.inc();
+      return leave_tc(*e, g, ud(), *eip);
+    default:
+      return die(sig);
+  }
+}
+
+void ensure_altstack() {
+  stack_t cur{};
+  sigaltstack(nullptr, &cur);
+  if (!(cur.ss_flags & SS_DISABLE)) return;
+  thread_local std::unique_ptr<uint8_t[]> mem(new uint8_t[kAltStackSize]);
+  stack_t ss{};
+  ss.ss_sp = mem.get();
+  ss.ss_size = kAltStackSize;
+  if (sigaltstack(&ss, nullptr) != 0) throw_errno("sigaltstack(TC fault handler)");
+}
+
+}  // namespace
+
+void install_tc_fault_handler(Engine* engine) {
+  g_engine = engine;
+  ensure_altstack();
+  if (g_installed) return;
+  struct sigaction sa{};
+  sa.sa_sigaction = on_signal;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  for (int s : kSignals)
+    if (sigaction(s, &sa, nullptr) != 0) throw_errno("sigaction(TC fault handler)");
+  g_installed = true;
+}
+
+void uninstall_tc_fault_handler(Engine* engine) {
+  if (g_engine != engine) return;
+  g_engine = nullptr;
+  for (int s : kSignals) signal(s, SIG_DFL);
+  g_installed = false;
+}
+
+void set_active_engine(Engine* engine) {
+  g_engine = engine;
+  ensure_altstack();
+}
+
+}  // namespace btvmm::runtime::engine

@@ -1,0 +1,295 @@
+// Tests of the TC engine in a real guest window: guest kernel code (CPL 0) assembled in 32-bit
+// mode, run from the translation cache, checked against what the SDM says it must leave behind.
+#include <catch2/catch.hpp>
+
+#include "core/stats.h"
+#include "engine_fixture.h"
+#include "mmu/write_traces.h"
+
+using namespace btvmm;
+using namespace btvmm::engine_test;
+namespace x86 = asmjit::x86;
+
+namespace {
+uint64_t counter(const char* name) {
+  for (const auto& s : stats::snapshot())
+    if (s.name == name) return s.value;
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("engine_runs_ident_alu_and_reencoded_push_pop_to_hlt", "[engine]") {
+  Machine m;
+  uint32_t end = 0;
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.mov(x86::eax, 5);
+    a.add(x86::eax, 7);
+    a.push(x86::eax);
+    a.push(0x1234);
+    a.pop(x86::ecx);
+    a.pop(x86::ebx);
+    a.mov(x86::dword_ptr(kData), x86::ebx);
+    a.hlt();
+    end = kCode + static_cast<uint32_t>(a.offset());
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 12);
+  CHECK(m.vcpu.gpr[kEbx] == 12);
+  CHECK(m.vcpu.gpr[kEcx] == 0x1234);
+  CHECK(m.vcpu.gpr[kEsp] == kStackTop);
+  CHECK(m.read32(kData) == 12);
+  CHECK(m.read32(kStackTop - 4) == 12);
+  CHECK(m.read32(kStackTop - 8) == 0x1234);
+  CHECK(m.vcpu.eip == end);
+}
+
+TEST_CASE("engine_keeps_guest_arithmetic_flags_and_df_across_exits", "[engine]") {
+  Machine m;
+  m.code(kCode, [](x86::Assembler& a) {
+    a.std();
+    a.mov(x86::eax, 0xffffffff);
+    a.add(x86::eax, 1);  // ZF, CF, PF, AF set
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  const uint32_t f = m.vcpu.eflags;
+  CHECK((f & kFlagZf));
+  CHECK((f & kFlagCf));
+  CHECK((f & kFlagDf));
+  CHECK(!(f & kFlagSf));
+  CHECK(!(f & kFlagTf));
+}
+
+TEST_CASE("engine_chains_direct_branches_of_a_loop", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::ecx, 1000);
+    a.xor_(x86::eax, x86::eax);
+    a.bind(loop);
+    a.add(x86::eax, x86::ecx);
+    a.db(0x49);  // dec ecx, short form (a REX prefix in 64-bit mode)
+    a.jnz(loop);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 500500);
+  CHECK(m.vcpu.gpr[kEcx] == 0);
+  CHECK(counter("tc.chained") >= 1);
+  CHECK(counter("tc.exits_branch") < 10);
+}
+
+TEST_CASE("engine_without_chaining_exits_at_every_branch", "[engine]") {
+  stats::reset_all();
+  Machine m(EngineConfig{.chaining = false});
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::ecx, 100);
+    a.bind(loop);
+    a.loop(loop);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEcx] == 0);
+  CHECK(counter("tc.chained") == 0);
+  CHECK(counter("tc.exits_branch") >= 100);
+}
+
+TEST_CASE("engine_calls_and_returns_through_the_inline_lookup", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label f = a.newLabel(), loop = a.newLabel();
+    a.mov(x86::esi, 200);
+    a.xor_(x86::eax, x86::eax);
+    a.bind(loop);
+    a.call(f);
+    a.dec(x86::esi);
+    a.jnz(loop);
+    a.mov(x86::edx, x86::esp);
+    a.hlt();
+    a.bind(f);
+    a.add(x86::eax, 3);
+    a.ret();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 600);
+  CHECK(m.vcpu.gpr[kEdx] == kStackTop);
+  CHECK(counter("tc.indirect_hits") >= 190);
+  CHECK(counter("tc.indirect_misses") <= 5);
+}
+
+TEST_CASE("engine_hidden_faults_fill_the_shadow_and_retry", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.write32(kData + 0x5000, 77);
+  m.code(kCode, [](x86::Assembler& a) {
+    a.mov(x86::eax, x86::dword_ptr(kData + 0x5000));
+    a.mov(x86::dword_ptr(kData + 0x9000), x86::eax);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 77);
+  CHECK(m.read32(kData + 0x9000) == 77);
+  CHECK(counter("traps.hidden_fault") >= 1);
+}
+
+TEST_CASE("engine_reflects_guest_pf_with_exact_eip_cr2_error_code_and_registers", "[engine]") {
+  Machine m;
+  // Paging: identity-map the low 4 MiB but leave kData + 0x3000 not present.
+  const uint32_t pd = 0x400000;
+  m.mem.fill(GuestPhysAddr(pd), 0, 2 * kPageSize);
+  m.write32(pd, (pd + 0x1000) | 7);
+  for (uint32_t i = 0; i < 1024; ++i) m.write32(pd + 0x1000 + 4 * i, (i << 12) | 3);
+  const uint32_t hole = kData + 0x3000;
+  m.write32(pd + 0x1000 + 4 * (hole >> 12), 0);
+  m.vcpu.cr3 = pd;
+  m.vcpu.cr0 |= mmu::kCr0Pg;
+  m.shadow->load_cr3(pd);
+  m.shadow->set_cr0(m.vcpu.cr0);
+  uint32_t faulting = 0;
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.mov(x86::ebx, 0x11111111);
+    a.push(x86::ebx);
+    a.mov(x86::ecx, hole + 8);
+    faulting = kCode + static_cast<uint32_t>(a.offset());
+    a.mov(x86::dword_ptr(x86::ecx), x86::ebx);  // write to a not-present page
+    a.mov(x86::ebx, 0);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  REQUIRE(m.halted_in_handler(kPf));
+  CHECK(m.vcpu.cr2 == hole + 8);
+  CHECK(m.stack(0) == 2);  // error code: write, not present, supervisor (SDM vol. 3 4.7)
+  CHECK(m.stack(1) == faulting);
+  CHECK(m.vcpu.gpr[kEbx] == 0x11111111);
+  CHECK(m.vcpu.gpr[kEcx] == hole + 8);
+  // push ebx, then the frame: EFLAGS, CS, EIP, error code (SDM vol. 3 6.12.1, no stack switch).
+  CHECK(m.vcpu.gpr[kEsp] == kStackTop - 4 - 16);
+}
+
+void identity_paging_with_hole(Machine& m, uint32_t hole) {
+  const uint32_t pd = 0x400000;
+  m.mem.fill(GuestPhysAddr(pd), 0, 2 * kPageSize);
+  m.write32(pd, (pd + 0x1000) | 7);
+  for (uint32_t i = 0; i < 1024; ++i) m.write32(pd + 0x1000 + 4 * i, (i << 12) | 3);
+  m.write32(pd + 0x1000 + 4 * (hole >> 12), 0);
+  m.vcpu.cr3 = pd;
+  m.vcpu.cr0 |= mmu::kCr0Pg;
+  m.shadow->load_cr3(pd);
+  m.shadow->set_cr0(m.vcpu.cr0);
+}
+
+TEST_CASE("engine_push_from_a_faulting_source_leaves_esp_unchanged", "[engine]") {
+  Machine m;
+  const uint32_t hole = kData + 0x7000;
+  identity_paging_with_hole(m, hole);
+  uint32_t at = 0;
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.mov(x86::ecx, hole);
+    at = kCode + static_cast<uint32_t>(a.offset());
+    a.push(x86::dword_ptr(x86::ecx, 4));
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  REQUIRE(m.halted_in_handler(kPf));
+  CHECK(m.vcpu.cr2 == hole + 4);
+  CHECK(m.stack(0) == 0);  // read, not present
+  CHECK(m.stack(1) == at);
+  CHECK(m.vcpu.gpr[kEsp] == kStackTop - 16);  // only the exception frame
+}
+
+TEST_CASE("engine_pop_to_a_faulting_destination_leaves_esp_unchanged", "[engine]") {
+  Machine m;
+  const uint32_t hole = kData + 0x7000;
+  identity_paging_with_hole(m, hole);
+  uint32_t at = 0;
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.push(0x5555);
+    at = kCode + static_cast<uint32_t>(a.offset());
+    a.pop(x86::dword_ptr(hole + 8));
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  REQUIRE(m.halted_in_handler(kPf));
+  CHECK(m.vcpu.cr2 == hole + 8);
+  CHECK(m.stack(0) == 2);  // write, not present
+  CHECK(m.stack(1) == at);
+  CHECK(m.stack(4) == 0x5555);  // the pushed value is still on the stack, below the frame
+  CHECK(m.vcpu.gpr[kEsp] == kStackTop - 4 - 16);
+}
+
+TEST_CASE("engine_divide_error_becomes_guest_de_at_the_div", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  uint32_t at = 0;
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.mov(x86::eax, 10);
+    a.xor_(x86::edx, x86::edx);
+    a.xor_(x86::ecx, x86::ecx);
+    at = kCode + static_cast<uint32_t>(a.offset());
+    a.div(x86::ecx);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  REQUIRE(m.halted_in_handler(kDe));
+  CHECK(m.stack(0) == at);
+  CHECK(m.vcpu.gpr[kEax] == 10);
+  CHECK(counter("traps.de") == 1);
+}
+
+TEST_CASE("engine_monitor_exits_execute_callouts_like_out_and_cli", "[engine]") {
+  Machine m;
+  m.vcpu.eflags |= kFlagIf;
+  m.code(kCode, [](x86::Assembler& a) {
+    a.mov(x86::eax, 0x42);
+    a.out(0x80, x86::al);
+    a.cli();
+    a.mov(x86::ebx, 1);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.env.last_out.first == 0x80);
+  CHECK((m.env.last_out.second & 0xff) == 0x42);
+  CHECK(!(m.vcpu.eflags & kFlagIf));
+  CHECK(m.vcpu.gpr[kEbx] == 1);
+}
+
+TEST_CASE("engine_delivers_a_pending_interrupt_when_if_is_set", "[engine]") {
+  Machine m;
+  m.host.pending = 0x20 - 1;  // vector 31: within the fixture's IDT
+  m.code(kCode, [](x86::Assembler& a) {
+    a.mov(x86::eax, 1);
+    a.sti();
+    a.mov(x86::ebx, 2);  // runs in the sti shadow before the interrupt
+    a.mov(x86::ecx, 3);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  REQUIRE(m.halted_in_handler(31));
+  CHECK(m.vcpu.gpr[kEbx] == 2);
+}
+
+TEST_CASE("engine_self_modifying_code_invalidates_the_stale_translation", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  const uint32_t target = kCode + 0x100;
+  m.code(target, [](x86::Assembler& a) {
+    a.mov(x86::eax, 1);
+    a.ret();
+  });
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.mov(x86::esi, target);
+    a.call(x86::esi);  // translates target: eax = 1
+    a.mov(x86::ebx, x86::eax);
+    a.mov(x86::byte_ptr(target + 1), 2);  // patch the immediate: mov eax, 2
+    a.call(x86::esi);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbx] == 1);
+  CHECK(m.vcpu.gpr[kEax] == 2);
+  CHECK(counter("tc.invalidations") >= 1);
+  CHECK(counter("traps.traced_write") >= 1);
+}

@@ -1,0 +1,94 @@
+// CCF bookkeeping (see ccf.h): lookups, chaining patches and invalidation.
+#include "translator/ccf.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/stats.h"
+
+namespace btvmm::translator {
+
+namespace {
+stats::Counter c_chained{"tc.chained", "direct-branch exits patched to jump straight to their target CCF"};
+stats::Counter c_invalidations{"tc.invalidations", "CCFs invalidated by writes to their guest code"};
+}  // namespace
+
+std::optional<uint32_t> Ccf::guest_eip_at(uint64_t host_addr) const {
+  const uint64_t off = host_addr - reinterpret_cast<uint64_t>(host);
+  for (const EmittedRange& r : map)
+    if (off >= r.host_offset && off < r.host_offset + r.host_size) return r.guest_eip;
+  return std::nullopt;
+}
+
+void patch_chain(Ccf& from, unsigned index, Ccf* to) {
+  ChainSlot& s = from.slots.at(index);
+  uint8_t* jmp = from.host + s.jmp_offset;
+  const uint8_t* dest = to ? to->host : from.host + s.stub_offset;
+  // E9 rel32: relative to the end of the 5-byte instruction (SDM vol. 2 JMP). A 4-byte aligned
+  // store would be atomic, but only this thread runs translated code, so plain memcpy suffices.
+  const int32_t rel = static_cast<int32_t>(dest - (jmp + 5));
+  std::memcpy(jmp + 1, &rel, 4);
+  s.linked = to;
+}
+
+Ccf* CcfCache::find(CcfKey key) const {
+  auto it = by_key_.find(key.packed());
+  return it == by_key_.end() ? nullptr : it->second;
+}
+
+Ccf* CcfCache::insert(std::unique_ptr<Ccf> ccf) {
+  Ccf* c = ccf.get();
+  all_.push_back(std::move(ccf));
+  by_key_[c->key.packed()] = c;
+  for (unsigned i = 0; i < c->guest_page_count; ++i) by_page_[c->guest_pages[i]].push_back(c);
+  return c;
+}
+
+Ccf* CcfCache::by_host(uint64_t host_addr) const {
+  auto it = std::upper_bound(all_.begin(), all_.end(), host_addr, [](uint64_t a, const std::unique_ptr<Ccf>& c) {
+    return a < reinterpret_cast<uint64_t>(c->host);
+  });
+  if (it == all_.begin()) return nullptr;
+  Ccf* c = (it - 1)->get();
+  return c->contains(host_addr) ? c : nullptr;
+}
+
+void CcfCache::chain(Ccf& from, unsigned index, Ccf& to) {
+  if (!chaining_enabled || !from.valid || !to.valid || from.slots.at(index).linked) return;
+  patch_chain(from, index, &to);
+  to.incoming.emplace_back(&from, index);
+  c_chained.inc();
+}
+
+void CcfCache::invalidate(Ccf& ccf) {
+  if (!ccf.valid) return;
+  ccf.valid = false;
+  for (auto [from, index] : ccf.incoming)
+    if (from->slots[index].linked == &ccf) patch_chain(*from, index, nullptr);
+  ccf.incoming.clear();
+  auto it = by_key_.find(ccf.key.packed());
+  if (it != by_key_.end() && it->second == &ccf) by_key_.erase(it);
+  c_invalidations.inc();
+}
+
+std::vector<Ccf*> CcfCache::invalidate_page(uint32_t ppn) {
+  std::vector<Ccf*> done;
+  auto it = by_page_.find(ppn);
+  if (it == by_page_.end()) return done;
+  const std::vector<Ccf*> victims = std::move(it->second);
+  by_page_.erase(it);
+  for (Ccf* c : victims) {
+    if (!c->valid) continue;
+    invalidate(*c);
+    done.push_back(c);
+  }
+  return done;
+}
+
+void CcfCache::clear() {
+  all_.clear();
+  by_key_.clear();
+  by_page_.clear();
+}
+
+}  // namespace btvmm::translator
