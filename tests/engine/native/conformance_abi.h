@@ -1,0 +1,31 @@
+/* Record layout shared by the conformance test (C++, 64-bit) and its native 32-bit runner (C):
+ * one instruction-form case in, one final state out. Plain data only. */
+#ifndef BTVMM_TESTS_ENGINE_CONFORMANCE_ABI_H
+#define BTVMM_TESTS_ENGINE_CONFORMANCE_ABI_H
+
+#include <stdint.h>
+
+#define CONF_DATA_ADDR 0x00800000u /* data page (also holds the stack) */
+#define CONF_CODE_ADDR 0x00900000u /* code page */
+#define CONF_DATA_SIZE 4096u
+#define CONF_CODE_MAX 512u
+
+/* EAX ECX EDX EBX ESP EBP ESI EDI, then EFLAGS (arithmetic flags and DF only on input). */
+struct conf_state {
+  uint32_t gpr[8];
+  uint32_t eflags;
+};
+
+struct conf_case {
+  struct conf_state in;
+  uint32_t code_len;
+  uint8_t code[CONF_CODE_MAX];
+  uint8_t data[CONF_DATA_SIZE];
+};
+
+struct conf_result {
+  struct conf_state out;
+  uint8_t data[CONF_DATA_SIZE];
+};
+
+#endif
