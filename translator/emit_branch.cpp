@@ -85,7 +85,7 @@ bool emit_branch_indirect(EmitContext& c, const DecodedInstruction& insn) {
     if (!r.isValid() || r.size() != 4) return false;
     c.a.mov(x86::r12d, r);
   } else if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && simple_memory(insn, op)) {
-    c.a.mov(x86::r12d, guest_memory(c, op, 4));
+    c.a.mov(x86::r12d, guest_memory(c, insn, op, 4));
   } else {
     return false;
   }

@@ -45,7 +45,7 @@ bool emit_one(EmitContext& c, const TuInstruction& ti) {
       }
       break;
     case Kind::kReencode32:
-      if (emit_reencode(c, insn)) return true;
+      if (emit_reencode(c, insn) || emit_segment_override(c, insn)) return true;
       break;
     case Kind::kBranchDirect:
       if (emit_branch_direct(c, insn)) return false;

@@ -80,11 +80,17 @@ x86::Gp host_gpr(ZydisRegister r) {
 }
 
 bool simple_memory(const DecodedInstruction& insn, const ZydisDecodedOperand& op) {
-  if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || insn.address_width() != 32) return false;
-  return op.mem.segment != ZYDIS_REGISTER_FS && op.mem.segment != ZYDIS_REGISTER_GS;
+  return op.type == ZYDIS_OPERAND_TYPE_MEMORY && insn.address_width() == 32;
 }
 
-x86::Mem guest_memory(EmitContext& c, const ZydisDecodedOperand& op, unsigned size, int32_t extra) {
+x86::Mem guest_memory(EmitContext& c, const DecodedInstruction& insn, const ZydisDecodedOperand& op, unsigned size,
+                      int32_t extra) {
+  if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) {
+    emit_segmented_address(c, insn, op, extra);
+    x86::Mem m = x86::ptr(x86::r13d);
+    m.setSize(size);
+    return m;
+  }
   const int32_t disp = static_cast<int32_t>(op.mem.disp.value) + extra;
   x86::Gp base = op.mem.base == ZYDIS_REGISTER_NONE ? x86::Gp() : host_gpr(op.mem.base);
   const x86::Gp index = op.mem.index == ZYDIS_REGISTER_NONE ? x86::Gp() : host_gpr(op.mem.index);

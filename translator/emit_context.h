@@ -68,12 +68,17 @@ class EmitContext {
 // Host register for a Zydis 32/16/8-bit GPR of the guest (same encoding number).
 asmjit::x86::Gp host_gpr(ZydisRegister r);
 
-// Host memory operand for a guest memory operand with 32-bit addressing and no FS/GS (the caller
-// checks simple_memory()). An absolute or index-only address is built in r13d first (64-bit mode
+// Host memory operand for a guest memory operand with 32-bit addressing (the caller checks
+// simple_memory()). An absolute or index-only address is built in r13d first (64-bit mode
 // has no [disp32] without RIP or SIB tricks that asmjit would not choose). `extra` is added to the
 // displacement (pop [esp+n] addresses with the incremented ESP, SDM vol. 2 POP).
-asmjit::x86::Mem guest_memory(EmitContext& c, const ZydisDecodedOperand& op, unsigned size, int32_t extra = 0);
+// An FS/GS operand is computed into r13d with the segment base added (emit_segment.cpp).
+asmjit::x86::Mem guest_memory(EmitContext& c, const DecodedInstruction& insn, const ZydisDecodedOperand& op,
+                              unsigned size, int32_t extra = 0);
 bool simple_memory(const DecodedInstruction& insn, const ZydisDecodedOperand& op);
+// r13d = segment base + effective address (+ extra), wrapped to 32 bits; flags untouched.
+void emit_segmented_address(EmitContext& c, const DecodedInstruction& insn, const ZydisDecodedOperand& op,
+                            int32_t extra);
 
 // Per-kind emitters (emit_reencode.cpp, emit_branch.cpp). Each returns false if it cannot emit
 // this form; the caller then makes it a monitor exit.
@@ -81,5 +86,6 @@ bool emit_reencode(EmitContext& c, const DecodedInstruction& insn);
 bool emit_branch_direct(EmitContext& c, const DecodedInstruction& insn);
 bool emit_branch_indirect(EmitContext& c, const DecodedInstruction& insn);
 bool emit_return(EmitContext& c, const DecodedInstruction& insn);
+bool emit_segment_override(EmitContext& c, const DecodedInstruction& insn);
 
 }  // namespace btvmm::translator

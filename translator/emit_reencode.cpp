@@ -41,7 +41,7 @@ bool emit_push(EmitContext& c, const DecodedInstruction& insn) {
     case ZYDIS_OPERAND_TYPE_MEMORY: {
       if (!simple_memory(insn, op)) return false;
       const x86::Gp t = size == 4 ? x86::Gp(x86::r12d) : x86::Gp(x86::r12w);
-      c.a.mov(t, guest_memory(c, op, size));
+      c.a.mov(t, guest_memory(c, insn, op, size));
       c.a.mov(stack_slot(d, size), t);
       break;
     }
@@ -74,7 +74,7 @@ bool emit_pop(EmitContext& c, const DecodedInstruction& insn) {
   if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || !simple_memory(insn, op)) return false;
   const int32_t extra = op.mem.base == ZYDIS_REGISTER_ESP ? static_cast<int32_t>(size) : 0;
   c.a.mov(t, stack_slot(0, size));
-  c.a.mov(guest_memory(c, op, size, extra), t);
+  c.a.mov(guest_memory(c, insn, op, size, extra), t);
   adjust_esp(c, static_cast<int32_t>(size));
   return true;
 }

@@ -293,3 +293,38 @@ TEST_CASE("engine_self_modifying_code_invalidates_the_stale_translation", "[engi
   CHECK(counter("tc.invalidations") >= 1);
   CHECK(counter("traps.traced_write") >= 1);
 }
+
+TEST_CASE("engine_adds_fs_and_gs_bases_with_32bit_wraparound", "[engine]") {
+  Machine m;
+  const uint32_t fs_base = kData + 0x100;
+  const uint32_t gs_base = 0xfff00000u;  // gs:[kData + 0x100000 + off] wraps to kData + off
+  m.vcpu.seg[kFs].base = m.vcpu.seg_base_cache[kFs] = fs_base;
+  m.vcpu.seg[kGs].base = m.vcpu.seg_base_cache[kGs] = gs_base;
+  m.write32(fs_base + 0x10, 0xabcd0001);
+  m.write32(fs_base + 0x20, 0x12340002);
+  m.write32(kData + 0x40, 5);
+  auto fs = [](x86::Mem mm) { mm.setSegment(x86::fs); return mm; };
+  auto gs = [](x86::Mem mm) { mm.setSegment(x86::gs); return mm; };
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.db(0x64); a.db(0xA1); a.dd(0x10);                     // mov eax, fs:[0x10] (moffs form)
+    a.mov(x86::ebx, 0x30);
+    a.mov(fs(x86::dword_ptr(x86::ebx, 4)), x86::eax);       // fs:[ebx+4] = eax
+    a.mov(x86::ecx, 0x10);
+    a.add(gs(x86::dword_ptr(x86::ecx, x86::ecx, 2, static_cast<int32_t>(kData + 0x100000 - 0x10))), 7);
+    a.push(fs(x86::dword_ptr(0x20)));
+    a.pop(x86::edx);
+    a.push(x86::edx);
+    a.pop(fs(x86::dword_ptr(0x50)));
+    a.mov(x86::si, gs(x86::word_ptr(kData + 0x100000 + 0x40)));
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 0xabcd0001);
+  CHECK(m.read32(fs_base + 0x34) == 0xabcd0001);
+  // gs:[ecx + ecx*4 + kData + 0x100000 - 0x10] = gs_base + kData + 0x100000 + 0x40 -> kData + 0x40
+  CHECK(m.read32(kData + 0x40) == 12);
+  CHECK(m.vcpu.gpr[kEdx] == 0x12340002);
+  CHECK(m.read32(fs_base + 0x50) == 0x12340002);
+  CHECK((m.vcpu.gpr[kEsi] & 0xffff) == 12);
+  CHECK(m.vcpu.gpr[kEsp] == kStackTop);
+}
