@@ -99,7 +99,7 @@ void StubProcess::command(btvmm_stub_command cmd) {
 void StubProcess::wait_done(uint32_t seq) {
   auto done = std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl_->done_seq));
   // Most answers come within a few microseconds: spin before sleeping.
-  for (int i = 0; i < 20000; i++) {
+  for (int i = 0; i < 1000; i++) {
     if (done.load(std::memory_order_acquire) == seq) return;
     __builtin_ia32_pause();
   }

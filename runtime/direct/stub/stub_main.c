@@ -136,7 +136,7 @@ static void report_done(void) {
 
 /* Spins briefly (the monitor usually answers within microseconds), then sleeps on the futex. */
 static uint32_t wait_command(uint32_t seen) {
-  for (int i = 0; i < 20000; i++) {
+  for (int i = 0; i < 1000; i++) {
     uint32_t s = __atomic_load_n(&ctl->command_seq, __ATOMIC_ACQUIRE);
     if (s != seen) return s;
     __builtin_ia32_pause();
