@@ -5,6 +5,7 @@
 // what the stub's address space holds.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -192,4 +193,11 @@ TEST_CASE("isolation_stub_address_space_holds_guest_pages_and_its_own_image_only
     after_stub_image = line.find("btvmm_direct_stub") != std::string::npos;
   }
   CHECK(maps.size() < 20);
+}
+
+TEST_CASE("isolation_a_dead_stub_is_a_reported_monitor_error_not_a_hang") {
+  DirectMachine m;
+  m.load({0xeb, 0xfe});  // jmp $
+  ::kill(m.exec.stub().pid(), SIGKILL);
+  CHECK_THROWS_WITH(m.run(), Catch::Contains("killed by signal 9"));
 }
