@@ -155,6 +155,8 @@ UserExit DirectExecutor::run_user(runtime::VcpuState& vcpu) {
   // ever copied into guest state or bounds-checked (decode_exit treats it as untrusted).
   const btvmm_stub_regs out = regs;
   btvmm_stub_exit exit = ctl.exit;
+  // An escaped guest can write the record: never index past the bytes it claims to hold.
+  exit.insn_len = std::min<uint32_t>(exit.insn_len, sizeof exit.insn);
   if (exit.signo != SIGSYS) {
     exit.insn_len = 0;
     if ((exit.signo == SIGSEGV && exit.trapno == 13) || exit.signo == SIGILL)

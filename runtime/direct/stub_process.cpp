@@ -70,12 +70,12 @@ StubProcess::~StubProcess() {
 }
 
 void StubProcess::enqueue(const btvmm_stub_request& r) {
-  if (ctl_->request_count >= BTVMM_STUB_MAX_REQUESTS) flush();
-  ctl_->requests[ctl_->request_count++] = r;
+  if (queued_ >= BTVMM_STUB_MAX_REQUESTS) flush();
+  ctl_->requests[queued_++] = r;
 }
 
 void StubProcess::flush() {
-  if (ctl_->request_count != 0) command(BTVMM_CMD_FLUSH);
+  if (queued_ != 0) command(BTVMM_CMD_FLUSH);
 }
 
 void StubProcess::kick() const { kill(pid_, SIGUSR1); }
@@ -83,6 +83,8 @@ void StubProcess::kick() const { kill(pid_, SIGUSR1); }
 void StubProcess::command(btvmm_stub_command cmd) {
   ctl_->command = cmd;
   ctl_->failed_request = 0;
+  ctl_->request_count = queued_;
+  queued_ = 0;
   const uint32_t seq = ctl_->command_seq + 1;
   std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl_->command_seq)).store(seq, std::memory_order_seq_cst);
   if (std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl_->stub_waiting)).load(std::memory_order_seq_cst))
@@ -90,7 +92,8 @@ void StubProcess::command(btvmm_stub_command cmd) {
   wait_done(seq);
   if (ctl_->failed_request != 0) {
     const int index = ctl_->failed_request - 1;
-    const btvmm_stub_request& r = ctl_->requests[index < int(BTVMM_STUB_MAX_REQUESTS) ? index : 0];
+    // The index comes from the control page, which an escaped guest can write: bound it.
+    const btvmm_stub_request& r = ctl_->requests[index >= 0 && index < int(BTVMM_STUB_MAX_REQUESTS) ? index : 0];
     fail(ExitCode::kInternal, "direct-execution stub: request {} (op {}, {:#x}+{} pages, ldt entry {}): {}", index, r.op,
          r.first, r.pages, r.ldt.entry_number, strerror(ctl_->failed_errno));
   }

@@ -41,6 +41,9 @@ class StubProcess {
   pid_t pid_ = -1;
   int control_fd_ = -1;
   btvmm_stub_control* ctl_ = nullptr;
+  // Requests queued since the last command. Kept here, not read back from the control page:
+  // a guest that escaped to 64-bit mode can write that page at any time.
+  uint32_t queued_ = 0;
 };
 
 }  // namespace btvmm::direct
