@@ -238,3 +238,13 @@ TEST_CASE("direct_kick_from_another_thread_ends_direct_execution") {
   REQUIRE(x.kind == UserExit::kInterrupt);
   CHECK(m.vcpu.eip == kCodeLa);
 }
+
+TEST_CASE("direct_guest_tf_single_steps_one_instruction_then_db") {
+  DirectMachine m;
+  m.load({0x90, 0x90, 0xcd, 0x80});
+  m.vcpu.eflags |= runtime::kFlagTf;
+  const UserExit x = m.run();
+  // #DB after the first instruction completes, a trap: EIP at the second (SDM vol. 3 17.3.1.4).
+  expect_exception(x, runtime::kDb, kCodeLa + 1, m.vcpu);
+  CHECK((m.vcpu.eflags & runtime::kFlagTf) != 0);
+}
