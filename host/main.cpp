@@ -1,6 +1,8 @@
 // btvmm entry point: parses the command line, runs the subcommand, and maps every failure to a
 // one-line message and a documented exit status (core/exit_codes.h, README "Exit status").
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <exception>
 #include <variant>
 
@@ -9,6 +11,7 @@
 #include "host/options.h"
 #include "host/run_command.h"
 #include "host/terminal.h"
+#include "mmu/window.h"
 
 namespace {
 
@@ -24,8 +27,12 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 int main(int argc, char** argv) {
   using namespace btvmm;
   try {
+    // The guest window must be reserved before anything else can map below 8 GiB
+    // (DESIGN.md 2); only `run` needs it.
+    std::unique_ptr<mmu::Window> window;
+    if (argc > 1 && std::strcmp(argv[1], "run") == 0) window = std::make_unique<mmu::Window>();
     host::Command cmd = host::parse_command_line(argc, argv);
-    return std::visit(Overloaded{[](const host::RunOptions& o) { return host::run_command(o); },
+    return std::visit(Overloaded{[&](const host::RunOptions& o) { return host::run_command(o, window.get()); },
                                  [](const host::MkimageOptions& o) { return host::mkimage_command(o); },
                                  [](const host::InfoRequest& r) {
                                    std::fputs(r.text.c_str(), stdout);

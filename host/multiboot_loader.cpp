@@ -206,6 +206,9 @@ BootPlan load_multiboot(std::span<const uint8_t> kernel, const std::vector<Multi
   plan.cpu.eax = kBootloaderMagic;
   plan.cpu.ebx = kBootInfoAddr;
   plan.cpu.eip = entry;
+  // Spec 3.2 leaves ESP undefined; kernels (the test guest's CPUID probe among them) push before
+  // setting up a stack, as GRUB and QEMU leave a usable one. Give them the free page below the GDT.
+  plan.cpu.esp = kBootGdtAddr;
   plan.memory_map = pc_memory_map(ram);
   plan.description = fmt::format("multiboot {} kernel at {:#x}-{:#x}, entry {:#x}, {} module(s)",
                                  (flags & kFlagAoutKludge) ? "a.out-kludge" : "ELF", image.start, image.end, entry,

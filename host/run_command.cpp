@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/stats.h"
+#include "host/bt_backend.h"
 #include "host/disk_image.h"
 #include "host/file_io.h"
 #include "host/kernel_loader.h"
@@ -43,10 +44,11 @@ KernelInput gather_boot_set(const RunOptions& o) {
   return in;
 }
 
-std::unique_ptr<CpuBackend> make_backend(Accel accel) {
-  if (accel == Accel::kBt)
-    fail(ExitCode::kAccelUnavailable,
-         "--accel bt: the binary translator is not available in this build yet; use --accel kvm");
+std::unique_ptr<CpuBackend> make_backend(Accel accel, mmu::Window* window) {
+  if (accel == Accel::kBt) {
+    if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
+    return make_bt_backend(*window, BtOptions{});
+  }
   std::string why = kvm_unavailable_reason();
   if (!why.empty()) fail(ExitCode::kAccelUnavailable, "--accel kvm is not available on this host ({})", why);
   return make_kvm_backend();
@@ -89,14 +91,14 @@ class Watchdog {
 
 }  // namespace
 
-int run_command(const RunOptions& o) {
+int run_command(const RunOptions& o, mmu::Window* window) {
   // Image and kernel are checked before anything else, so their errors come first and do not
   // depend on the accelerator being present.
   KernelInput input = gather_boot_set(o);
   FdCharBackend console(1);
   auto first = std::make_unique<Machine>(o.memory_mib << 20, console);
   BootPlan plan = load_kernel(input, first->memory());
-  auto backend_factory = [&] { return make_backend(o.accel); };
+  auto backend_factory = [&] { return make_backend(o.accel, window); };
   auto backend = backend_factory();
 
   Terminal terminal;

@@ -3,9 +3,11 @@
 #pragma once
 
 #include "host/options.h"
+#include "mmu/window.h"
 
 namespace btvmm::host {
 
-int run_command(const RunOptions& options);
+// `window` is the guest window reserved first thing in main (needed by --accel bt).
+int run_command(const RunOptions& options, mmu::Window* window);
 
 }  // namespace btvmm::host

@@ -1,0 +1,20 @@
+// `--accel bt`: the Machine run by btvmm's binary translator (runtime/engine) in the guest
+// window of this process, with the shadow MMU over the machine-memory memfd and the same
+// device models as every backend.
+#pragma once
+
+#include <memory>
+
+#include "host/cpu_backend.h"
+#include "mmu/window.h"
+
+namespace btvmm::host {
+
+struct BtOptions {
+  bool chaining = true;
+};
+
+// `window` must be the process's guest window, reserved first thing in main.
+std::unique_ptr<CpuBackend> make_bt_backend(mmu::Window& window, BtOptions options);
+
+}  // namespace btvmm::host
