@@ -59,10 +59,10 @@ class FakeCpuEnv final : public CpuEnv {
 
  private:
   std::optional<GuestException> check(uint32_t la, unsigned size, bool write, bool user) const {
-    for (uint32_t a = la; a < la + size; ++a) {
-      if (absent_pages.count(a >> 12) || a >= mem.size()) {
+    for (uint64_t a = la; a < uint64_t(la) + size; ++a) {
+      if (absent_pages.count(uint32_t(a >> 12)) || a >= mem.size()) {
         // Not-present #PF error code (SDM vol. 3 4.7): W/R bit 1, U/S bit 2.
-        return GuestException{kPf, true, (write ? 2u : 0u) | (user ? 4u : 0u), a};
+        return GuestException{kPf, true, (write ? 2u : 0u) | (user ? 4u : 0u), uint32_t(a)};
       }
     }
     return std::nullopt;
