@@ -57,6 +57,8 @@ bool emit_one(EmitContext& c, const TuInstruction& ti) {
       if (emit_return(c, insn)) return false;
       break;
     case Kind::kVirtualCpu:
+      if (emit_virtual_cpu(c, insn)) return ti.cls.flow == Flow::kFallsThrough;
+      break;
     case Kind::kCallout:
     case Kind::kUnsupported:
       break;
@@ -69,16 +71,17 @@ bool emit_one(EmitContext& c, const TuInstruction& ti) {
 
 }  // namespace
 
-std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcLayout& layout) {
+std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcLayout& layout, uint8_t cpl) {
   if (tu.instructions.empty()) return nullptr;
   asmjit::CodeHolder code;
   const uint64_t base = reinterpret_cast<uint64_t>(tc.cursor());
   code.init(asmjit::Environment::host(), base);
   x86::Assembler a(&code);
   EmitContext c(a, layout);
+  c.cpl = cpl;
 
   auto ccf = std::make_unique<Ccf>();
-  ccf->key.eip = tu.start_eip;
+  ccf->key = {tu.start_eip, cpl};
   emit_attention_check(c, tu.start_eip);
   ccf->body_offset = a.offset();
   bool open = true;

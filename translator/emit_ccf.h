@@ -17,6 +17,7 @@ namespace btvmm::translator {
 // does not fit: the caller flushes the TC and tries again. The CCF's key and guest pages are the
 // caller's to fill in. Counts "tc.translations", "tc.ccf_bytes", "tc.guest_instructions",
 // "tc.ident_instructions", "tc.monitor_exit_instructions".
-std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcLayout& layout);
+// `cpl` is the privilege level the code runs at (in-TC cli/sti/pushfd only at CPL 0).
+std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcLayout& layout, uint8_t cpl = 0);
 
 }  // namespace btvmm::translator

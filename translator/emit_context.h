@@ -37,6 +37,7 @@ class EmitContext {
 
   asmjit::x86::Assembler& a;
   const TcLayout& layout;
+  uint8_t cpl = 0;  // the CPL this CCF is translated for (CcfKey)
 
   // A stub (emitted after the body) that stores eip and reason into the vCPU and jumps to the
   // exit path. Stores only: the guest's flags stay intact.
@@ -87,5 +88,6 @@ bool emit_branch_direct(EmitContext& c, const DecodedInstruction& insn);
 bool emit_branch_indirect(EmitContext& c, const DecodedInstruction& insn);
 bool emit_return(EmitContext& c, const DecodedInstruction& insn);
 bool emit_segment_override(EmitContext& c, const DecodedInstruction& insn);
+bool emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn);
 
 }  // namespace btvmm::translator

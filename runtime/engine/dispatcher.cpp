@@ -94,10 +94,10 @@ translator::Ccf* Engine::translate(uint32_t eip) {
     tu_fault_ = tu.fault;
     return nullptr;
   }
-  std::unique_ptr<translator::Ccf> ccf = translator::emit_ccf(tu, tc_, layout_);
+  std::unique_ptr<translator::Ccf> ccf = translator::emit_ccf(tu, tc_, layout_, vcpu_.cpl);
   if (!ccf) {
     flush_tc();
-    ccf = translator::emit_ccf(tu, tc_, layout_);
+    ccf = translator::emit_ccf(tu, tc_, layout_, vcpu_.cpl);
     if (!ccf) fail(ExitCode::kInternal, "translation cache: a TU at {:#x} does not fit in an empty TC", eip);
   }
   ccf->key = {eip, vcpu_.cpl};

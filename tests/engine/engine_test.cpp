@@ -328,3 +328,25 @@ TEST_CASE("engine_adds_fs_and_gs_bases_with_32bit_wraparound", "[engine]") {
   CHECK((m.vcpu.gpr[kEsi] & 0xffff) == 12);
   CHECK(m.vcpu.gpr[kEsp] == kStackTop);
 }
+
+TEST_CASE("engine_runs_cli_sti_pushfd_in_the_tc_on_the_virtual_if", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.code(kCode, [](x86::Assembler& a) {
+    a.cli();
+    a.pushfd();
+    a.pop(x86::ebx);  // IF clear in the image
+    a.sti();
+    a.stc();
+    a.pushfd();
+    a.pop(x86::ecx);  // IF and CF set
+    a.cli();
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(!(m.vcpu.gpr[kEbx] & kFlagIf));
+  CHECK((m.vcpu.gpr[kEcx] & (kFlagIf | kFlagCf)) == (kFlagIf | kFlagCf));
+  CHECK((m.vcpu.gpr[kEcx] & kFlagFixed1));
+  CHECK(!(m.vcpu.eflags & kFlagIf));
+  CHECK(counter("tc.monitor_exit_instructions") == 1);  // only the hlt
+}
