@@ -69,6 +69,7 @@ Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env) {
   switch (vcpu.gpr[kEcx]) {
     case kMsrTsc: set_edx_eax(vcpu, env.host_tsc() + vcpu.tsc_offset); return std::nullopt;
     case kMsrBiosSignId: set_edx_eax(vcpu, 0); return std::nullopt;
+    case kMsrMiscEnable: set_edx_eax(vcpu, 1); return std::nullopt;
     case kMsrSysenterCs: set_edx_eax(vcpu, vcpu.sysenter_cs); return std::nullopt;
     case kMsrSysenterEsp: set_edx_eax(vcpu, vcpu.sysenter_esp); return std::nullopt;
     case kMsrSysenterEip: set_edx_eax(vcpu, vcpu.sysenter_eip); return std::nullopt;
@@ -83,7 +84,7 @@ Fault exec_wrmsr(VcpuState& vcpu, CpuEnv& env) {
   switch (vcpu.gpr[kEcx]) {
     // SDM vol. 3 18.17: a TSC write sets the counter; keep it as an offset from the host's.
     case kMsrTsc: vcpu.tsc_offset = v - env.host_tsc(); return std::nullopt;
-    case kMsrBiosSignId: return std::nullopt;
+    case kMsrBiosSignId: case kMsrMiscEnable: return std::nullopt;
     case kMsrSysenterCs: vcpu.sysenter_cs = uint32_t(v); return std::nullopt;
     case kMsrSysenterEsp: vcpu.sysenter_esp = uint32_t(v); return std::nullopt;
     case kMsrSysenterEip: vcpu.sysenter_eip = uint32_t(v); return std::nullopt;

@@ -23,6 +23,9 @@ CpuidResult cpuid_leaf(uint32_t leaf);
 // MSR numbers the model implements (SDM vol. 4 table 2-2).
 inline constexpr uint32_t kMsrTsc = 0x10;
 inline constexpr uint32_t kMsrBiosSignId = 0x8b;  // microcode revision: reads 0, writes ignored
+// IA32_MISC_ENABLE: Linux reads it without a safe wrapper on family 6 model >= 13 (fast-string
+// check in early_init_intel); reads give bit 0 (fast strings enabled), writes are ignored.
+inline constexpr uint32_t kMsrMiscEnable = 0x1a0;
 inline constexpr uint32_t kMsrSysenterCs = 0x174;
 inline constexpr uint32_t kMsrSysenterEsp = 0x175;
 inline constexpr uint32_t kMsrSysenterEip = 0x176;

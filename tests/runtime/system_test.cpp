@@ -158,6 +158,16 @@ TEST_CASE("rdmsr_of_apic_base_or_an_unknown_msr_raises_gp0") {
   CHECK(is_fault(m.run({0x0f, 0x32}), kGp, 0));
 }
 
+TEST_CASE("rdmsr_of_misc_enable_reports_fast_strings_and_at_cpl3_raises_gp0") {
+  Machine m;
+  m.vcpu.gpr[kEcx] = kMsrMiscEnable;
+  REQUIRE(m.run({0x0f, 0x32}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEax] == 1);
+  CHECK(m.vcpu.gpr[kEdx] == 0);
+  m.enter_user();
+  CHECK(is_fault(m.run({0x0f, 0x32}), kGp, 0));
+}
+
 TEST_CASE("wrmsr_tsc_sets_the_guest_tsc_that_rdtsc_reads") {
   Machine m;
   m.vcpu.gpr[kEcx] = kMsrTsc;
