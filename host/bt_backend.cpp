@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "host/tc_trace.h"
 #include "host/vcpu_boot_state.h"
 #include "mmu/shadow_mmu.h"
 #include "mmu/window_mapper.h"
@@ -59,6 +60,7 @@ class BtBackend final : public CpuBackend {
     runtime::engine::EngineConfig config;
     config.chaining = options_.chaining;
     runtime::engine::Engine engine(vcpu, env, host, mem, shadow, mapper, config);
+    if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });
 
     // Translated code only looks at `attention` at fragment entries; the kicker raises it when

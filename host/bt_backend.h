@@ -10,8 +10,11 @@
 
 namespace btvmm::host {
 
+class TcTrace;
+
 struct BtOptions {
   bool chaining = true;
+  TcTrace* trace = nullptr;  // receives every new CCF when set; outlives the backend
 };
 
 // `window` must be the process's guest window, reserved first thing in main.

@@ -43,6 +43,12 @@ uint64_t parse_memory(const std::string& s) {
   return v;
 }
 
+const char* kLogItemsHelp =
+    "Log items for -d (comma separated; -D FILE sends them to a file), binary translator only:\n"
+    "  in_asm   guest code of each new translation (CCF): address, bytes, instruction, translation kind\n"
+    "  out_asm  host code of each new CCF, disassembled by Capstone, grouped by guest instruction\n"
+    "  nochain  do not chain direct branches between CCFs (every transfer goes through the dispatcher)\n";
+
 const char* kVersionText = "btvmm " "0.1.0" " (hosted VMM for 32-bit x86 guests, binary translation)\n";
 
 }  // namespace
@@ -85,6 +91,10 @@ Command parse_command_line(int argc, const char* const* argv) {
   run_cmd->add_option("--metrics", run.metrics_file, "Write the counters as JSON to this file at exit");
   run_cmd->add_flag("--no-reboot", run.no_reboot, "Exit instead of rebooting on guest reset or triple fault");
   run_cmd->add_option("--timeout", run.timeout_s, "Stop the guest after this many seconds (exit status 14)");
+  std::string log_items, trace_tc;
+  run_cmd->add_option("-d", log_items, "Log items, comma separated ('-d help' lists them)");
+  run_cmd->add_option("-D", run.log_file, "Write -d logs to this file instead of stderr");
+  run_cmd->add_option("--trace-tc", trace_tc, "Translation-cache trace dump to FILE (same as -d in_asm,out_asm -D FILE)");
 
   MkimageOptions mk;
   std::string mk_initrds;
@@ -115,8 +125,20 @@ Command parse_command_line(int argc, const char* const* argv) {
     else fail(ExitCode::kUsage, "--accel {}: unknown accelerator (bt or kvm)", accel);
     run.initrds = split_commas(initrd_list);
     run.append_given = run_cmd->count("--append") > 0;
-    if (run.disk.empty() && run.kernel.empty()) fail(ExitCode::kUsage, "run: give a disk image or --kernel (try 'btvmm run --help')");
     if (run.timeout_s < 0) fail(ExitCode::kUsage, "--timeout must not be negative");
+    for (const auto& item : split_commas(log_items)) {
+      if (item == "help") return InfoRequest{kLogItemsHelp};
+      if (item == "in_asm") run.log_in_asm = true;
+      else if (item == "out_asm") run.log_out_asm = true;
+      else if (item == "nochain") run.nochain = true;
+      else fail(ExitCode::kUsage, "-d {}: unknown log item ('-d help' lists them)", item);
+    }
+    if (!trace_tc.empty()) {
+      run.log_in_asm = run.log_out_asm = true;
+      run.log_file = trace_tc;
+    }
+    if (run.disk.empty() && run.kernel.empty()) fail(ExitCode::kUsage, "run: give a disk image or --kernel (try 'btvmm run --help')");
+
     return run;
   }
   if (mk_cmd->parsed()) {

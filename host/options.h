@@ -24,6 +24,11 @@ struct RunOptions {
   std::string metrics_file;
   bool no_reboot = false;
   double timeout_s = 0;              // 0: none
+  // -d items (QEMU's names where they mean the same) and -D / --trace-tc destination.
+  bool log_in_asm = false;   // guest code of each new CCF
+  bool log_out_asm = false;  // host code of each new CCF (Capstone)
+  bool nochain = false;      // no direct-branch chaining
+  std::string log_file;      // empty: stderr
 };
 
 struct MkimageOptions {

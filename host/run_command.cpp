@@ -18,6 +18,7 @@
 #include "host/kernel_loader.h"
 #include "host/kvm_backend.h"
 #include "host/machine.h"
+#include "host/tc_trace.h"
 #include "host/terminal.h"
 
 namespace btvmm::host {
@@ -44,11 +45,13 @@ KernelInput gather_boot_set(const RunOptions& o) {
   return in;
 }
 
-std::unique_ptr<CpuBackend> make_backend(Accel accel, mmu::Window* window) {
-  if (accel == Accel::kBt) {
+std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::Window* window, TcTrace* trace) {
+  if (o.accel == Accel::kBt) {
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
-    return make_bt_backend(*window, BtOptions{});
+    return make_bt_backend(*window, BtOptions{!o.nochain, trace});
   }
+  if (o.log_in_asm || o.log_out_asm || o.nochain)
+    fail(ExitCode::kUsage, "-d in_asm/out_asm/nochain and --trace-tc describe the binary translator: use --accel bt");
   std::string why = kvm_unavailable_reason();
   if (!why.empty()) fail(ExitCode::kAccelUnavailable, "--accel kvm is not available on this host ({})", why);
   return make_kvm_backend();
@@ -98,7 +101,9 @@ int run_command(const RunOptions& o, mmu::Window* window) {
   FdCharBackend console(1);
   auto first = std::make_unique<Machine>(o.memory_mib << 20, console);
   BootPlan plan = load_kernel(input, first->memory());
-  auto backend_factory = [&] { return make_backend(o.accel, window); };
+  std::unique_ptr<TcTrace> trace;
+  if (o.log_in_asm || o.log_out_asm) trace = std::make_unique<TcTrace>(o.log_file, TraceItems{o.log_in_asm, o.log_out_asm});
+  auto backend_factory = [&] { return make_backend(o, window, trace.get()); };
   auto backend = backend_factory();
 
   Terminal terminal;
