@@ -2,6 +2,10 @@
 // mode, run from the translation cache, checked against what the SDM says it must leave behind.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
+#include <fmt/format.h>
+
 #include "core/stats.h"
 #include "engine_fixture.h"
 #include "mmu/write_traces.h"
@@ -349,4 +353,45 @@ TEST_CASE("engine_runs_cli_sti_pushfd_in_the_tc_on_the_virtual_if", "[engine]") 
   CHECK((m.vcpu.gpr[kEcx] & kFlagFixed1));
   CHECK(!(m.vcpu.eflags & kFlagIf));
   CHECK(counter("tc.monitor_exit_instructions") == 1);  // only the hlt
+}
+
+TEST_CASE("engine_flushes_a_full_tc_and_keeps_running_correctly", "[engine]") {
+  stats::reset_all();
+  Machine m(EngineConfig{.tc_size = 64 << 10});
+  // 2000 blocks of `add eax, i; jmp next`, each its own CCF: far more than 64 KiB of host code.
+  m.code(kCode, [](x86::Assembler& a) {
+    for (int i = 0; i < 2000; ++i) {
+      asmjit::Label next = a.newLabel();
+      a.add(x86::eax, i);
+      a.jmp(next);
+      a.bind(next);
+    }
+    a.hlt();
+  });
+  m.vcpu.gpr[kEax] = 0;
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 1999 * 2000 / 2);
+  CHECK(counter("tc.flushes") >= 1);
+}
+
+TEST_CASE("engine_measures_the_cost_of_a_monitor_exit_round_trip", "[engine][measure]") {
+  stats::reset_all();
+  Machine m;
+  static constexpr uint32_t kIterations = 20000;
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::esi, kIterations);
+    a.bind(loop);
+    a.out(0x80, x86::al);  // a callout: exit, fxsave/fxrstor, execute_instruction, re-enter
+    a.dec(x86::esi);
+    a.jnz(loop);
+    a.hlt();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(m.run());
+  const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(m.vcpu.gpr[kEsi] == 0);
+  CHECK(counter("tc.exits_monitor") >= kIterations);
+  WARN(fmt::format("monitor exit round trip (out 0x80): {:.0f} ns per iteration, {} TC entries", ns / kIterations,
+                   counter("tc.entries")));
 }
