@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "translator/emit_ccf.h"
+#include "translator/trace_dump.h"
 
 using namespace btvmm::translator;
 
@@ -162,4 +163,21 @@ TEST_CASE("emit_ccf_maps_host_addresses_back_to_guest_eips") {
   CHECK(c.guest_eip_at(reinterpret_cast<uint64_t>(c.host) + c.map[0].host_offset + 1) == 0x5000u);
   CHECK(c.guest_eip_at(reinterpret_cast<uint64_t>(c.host) + c.map[1].host_offset) == 0x5001u);
   CHECK(!c.guest_eip_at(reinterpret_cast<uint64_t>(c.host)).has_value());  // the attention check
+}
+
+TEST_CASE("trace_dump_names_guest_instructions_and_the_host_code_of_each") {
+  Fixture f;
+  const std::vector<uint8_t> guest = {0x50, 0x8b, 0x03, 0xf4};  // push eax; mov eax,[ebx]; hlt
+  Emitted e = f.emit(guest, 0x5000);
+  std::vector<uint8_t> padded = guest;
+  padded.resize(64, 0x90);
+  const TranslationUnit tu = form_translation_unit(0x5000, [&](uint32_t la, std::span<uint8_t> out) {
+    std::memcpy(out.data(), padded.data() + (la - 0x5000), out.size());
+    return true;
+  });
+  const std::string dump = format_ccf(tu, *e.ccf, true, true);
+  CHECK(dump.find("IN: 0x00005000") != std::string::npos);
+  CHECK(dump.find("-- guest 0x00005001") != std::string::npos);
+  CHECK(dump.find("lea esp, [esp-0x04]") != std::string::npos);
+  CHECK(dump.find("-- attention check") != std::string::npos);
 }
