@@ -44,6 +44,8 @@ struct Target {
   uint16_t selector = 0;
   uint32_t offset = 0;
   unsigned operand_size = 32;
+  bool inner = false;          // CALL through a gate to a more privileged ring (stack switch)
+  uint8_t param_count = 0;     // gate's parameter count (dwords or words per its size)
 };
 
 Fault resolve_target(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size,
@@ -74,13 +76,12 @@ Fault resolve_target(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t o
   if (!code.is_code() || code.dpl() > vcpu.cpl) return gp_sel(code_sel);
   if (!code.conforming() && code.dpl() != vcpu.cpl) {
     // JMP through a gate never changes CPL; CALL to an inner ring needs a TSS stack switch.
-    if (!is_call) return gp_sel(code_sel);
-    counters::note_unimplemented("far call through a call gate to an inner ring");
-    return gp_sel(code_sel);
+    if (!is_call || code.dpl() > vcpu.cpl) return gp_sel(code_sel);
   }
   if (!code.present()) return np_sel(code_sel);
   const unsigned gate_size = d.type() == kCallGate32 ? 32 : 16;
-  *t = {code, code_sel, truncate(d.gate_offset(), gate_size), gate_size};
+  const bool inner = !code.conforming() && code.dpl() < vcpu.cpl;
+  *t = {code, code_sel, truncate(d.gate_offset(), gate_size), gate_size, inner, d.gate_param_count()};
   return std::nullopt;
 }
 
@@ -138,6 +139,33 @@ Fault far_call(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset,
   // A call gate's size decides the push size (SDM vol. 3 5.8.5); P6 and later write only the
   // selector's 16 bits into the 32-bit slot (SDM vol. 2 CALL).
   const unsigned push_size = t.operand_size / 8;
+  if (t.inner) {
+    // SDM vol. 2 CALL, MORE-PRIVILEGE: switch to the TSS stack of the target ring, push the
+    // caller's SS:ESP, copy the gate's parameters (same order), then CS:EIP.
+    const uint8_t new_cpl = t.code.dpl();
+    StackCursor inner;
+    bool unsupported = false;
+    if (auto f = inner_stack_from_tss(vcpu, env, new_cpl, false, &inner, &unsupported)) return f;
+    if (unsupported) {
+      counters::note_unimplemented("call-gate stack switch through a 16-bit TSS");
+      return gp_sel(selector);
+    }
+    if (auto f = push(env, inner, vcpu.seg[kSs].selector, push_size, push_size == 4)) return f;
+    if (auto f = push(env, inner, vcpu.gpr[kEsp], push_size)) return f;
+    for (unsigned i = t.param_count; i-- > 0;) {
+      uint32_t param = 0;
+      if (auto f = peek(env, stack, i * push_size, &param, push_size)) return f;
+      if (auto f = push(env, inner, param, push_size)) return f;
+    }
+    if (auto f = push(env, inner, vcpu.seg[kCs].selector, push_size, push_size == 4)) return f;
+    if (auto f = push(env, inner, return_eip, push_size)) return f;
+    if (auto f = mark_accessed(vcpu, env, t.selector, &t.code)) return f;
+    set_segment(vcpu, kSs, inner.ss);
+    vcpu.gpr[kEsp] = inner.esp;
+    load_cs(vcpu, t.selector, t.code, new_cpl);
+    vcpu.eip = t.offset;
+    return std::nullopt;
+  }
   if (auto f = push(env, stack, vcpu.seg[kCs].selector, push_size, push_size == 4)) return f;
   if (auto f = push(env, stack, return_eip, push_size)) return f;
   if (auto f = mark_accessed(vcpu, env, t.selector, &t.code)) return f;

@@ -4,8 +4,8 @@
 // A failed check leaves the vCPU unchanged (apart from memory the pushes already wrote).
 //
 // Refused (counted in cpu.unimplemented, the guest gets #GP(selector)): task switches through a
-// TSS or task gate, and far CALL through a call gate to a more privileged ring (stack switch
-// with parameter copy). Calls and jumps through call gates that stay in the same ring work.
+// TSS or task gate. Call gates work, including CALL to a more privileged ring (32-bit TSS stack
+// switch with parameter copy).
 #pragma once
 
 #include <cstdint>

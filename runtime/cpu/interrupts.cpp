@@ -64,19 +64,10 @@ Outcome try_deliver(VcpuState& vcpu, CpuEnv& env, const Event& ev) {
   stack.user = new_cpl == 3;
   SegmentCache new_ss;
   if (inner) {
-    // SDM vol. 3 7.2.1 figure 7-2: ESPn at 4 + 8n, SSn at 8 + 8n of a 32-bit TSS.
-    const uint8_t tss_type = vcpu.tr.type();
-    if (tss_type != kTss32Busy && tss_type != kTss32Avail) {
-      return {std::nullopt, "interrupt stack switch through a 16-bit TSS"};
-    }
-    const uint32_t esp_off = 4 + 8u * new_cpl;
-    if (esp_off + 5 > vcpu.tr.limit) return {fault_with_selector(kTs, vcpu.tr.selector, ext)};
-    uint32_t new_esp = 0;
-    uint16_t ss_sel = 0;
-    if (auto f = read_system(env, vcpu.tr.base + esp_off, &new_esp, 4)) return {f};
-    if (auto f = read_system(env, vcpu.tr.base + esp_off + 4, &ss_sel, 2)) return {f};
-    if (auto f = check_stack_segment(vcpu, env, ss_sel, new_cpl, kTs, ext, &new_ss)) return {f};
-    stack = StackCursor{new_ss, new_esp, false, ss_sel};
+    bool unsupported = false;
+    if (auto f = inner_stack_from_tss(vcpu, env, new_cpl, ext, &stack, &unsupported)) return {f};
+    if (unsupported) return {std::nullopt, "interrupt stack switch through a 16-bit TSS"};
+    new_ss = stack.ss;
     if (auto f = push(env, stack, vcpu.seg[kSs].selector, slot)) return {f};
     if (auto f = push(env, stack, vcpu.gpr[kEsp], slot)) return {f};
   }

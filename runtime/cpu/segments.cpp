@@ -81,6 +81,26 @@ Fault check_stack_segment(const VcpuState& vcpu, CpuEnv& env, uint16_t selector,
   return std::nullopt;
 }
 
+Fault inner_stack_from_tss(const VcpuState& vcpu, CpuEnv& env, uint8_t cpl, bool ext, StackCursor* out,
+                           bool* unsupported) {
+  *unsupported = false;
+  const uint8_t tss_type = vcpu.tr.type();
+  if (tss_type != kTss32Busy && tss_type != kTss32Avail) {
+    *unsupported = true;
+    return std::nullopt;
+  }
+  const uint32_t esp_off = 4 + 8u * cpl;
+  if (esp_off + 5 > vcpu.tr.limit) return fault_with_selector(kTs, vcpu.tr.selector, ext);
+  uint32_t esp = 0;
+  uint16_t ss_sel = 0;
+  if (auto f = read_system(env, vcpu.tr.base + esp_off, &esp, 4)) return f;
+  if (auto f = read_system(env, vcpu.tr.base + esp_off + 4, &ss_sel, 2)) return f;
+  SegmentCache ss;
+  if (auto f = check_stack_segment(vcpu, env, ss_sel, cpl, kTs, ext, &ss)) return f;
+  *out = StackCursor{ss, esp, cpl == 3, ss_sel};
+  return std::nullopt;
+}
+
 Fault load_segment(VcpuState& vcpu, CpuEnv& env, SegReg reg, uint16_t selector) {
   if (!(vcpu.cr0 & 1)) {
     // Real-address mode (SDM vol. 3 20.1.1): only the base changes.

@@ -37,6 +37,13 @@ Fault load_segment(VcpuState& vcpu, CpuEnv& env, SegReg reg, uint16_t selector);
 Fault check_stack_segment(const VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint8_t cpl, uint8_t vector,
                           bool ext, SegmentCache* out);
 
+// The stack of ring `cpl` from the current 32-bit TSS (SDM vol. 3 7.2.1: ESPn at 4 + 8n, SSn at
+// 8 + 8n), checked like an SS load (#TS on errors, #SS(sel) if not present), ready to push on.
+// `*unsupported` is set, with no fault, when TR holds a 16-bit TSS (not implemented).
+struct StackCursor;
+Fault inner_stack_from_tss(const VcpuState& vcpu, CpuEnv& env, uint8_t cpl, bool ext, StackCursor* out,
+                           bool* unsupported);
+
 // LAR/LSL/VERR/VERW (SDM vol. 2): `ok` is the resulting ZF; `value` the access rights (LAR,
 // masked 0x00F0FF00) or the byte-granular limit (LSL). Only a page fault on the table read
 // raises an exception.

@@ -119,11 +119,42 @@ TEST_CASE("far_call_through_a_same_ring_call_gate_uses_the_gate_offset") {
   CHECK(m.vcpu.seg[kCs].selector == kKernelCode);
 }
 
-TEST_CASE("far_call_through_a_call_gate_to_an_inner_ring_is_refused_and_counted") {
+TEST_CASE("far_call_through_a_call_gate_from_cpl3_switches_stack_copies_parameters_and_lret_returns") {
+  Machine m;
+  Descriptor gate = make_gate(kKernelCode, 0x5000, kCallGate32, 3);
+  gate.hi |= 2;  // two dword parameters
+  m.set_gdt(kCallGate, gate);
+  m.enter_user();
+  m.push32(0xbbbb);  // parameter 1
+  m.push32(0xaaaa);  // parameter 0
+  const uint32_t user_esp = m.vcpu.gpr[kEsp];
+  REQUIRE(m.run({0x9a, 0x00, 0x00, 0x00, 0x00, 0x5b, 0x00}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.cpl == 0);
+  CHECK(m.vcpu.eip == 0x5000);
+  CHECK(m.vcpu.seg[kSs].selector == kKernelData);
+  CHECK(m.vcpu.gpr[kEsp] == kKernelStackTop - 24);
+  CHECK(m.stack(0) == 0x40007);
+  CHECK((m.stack(1) & 0xffff) == kUserCode);
+  CHECK(m.stack(2) == 0xaaaa);
+  CHECK(m.stack(3) == 0xbbbb);
+  CHECK(m.stack(4) == user_esp);
+  CHECK((m.stack(5) & 0xffff) == kUserData);
+  REQUIRE(m.run({0xca, 0x08, 0x00}).kind == StepResult::kContinue);  // lret 8
+  CHECK(m.vcpu.cpl == 3);
+  CHECK(m.vcpu.eip == 0x40007);
+  CHECK(m.vcpu.gpr[kEsp] == user_esp + 8);
+}
+
+TEST_CASE("far_jmp_through_a_call_gate_to_an_inner_ring_raises_gp_code_selector") {
   Machine m;
   m.enter_user();
+  CHECK(is_fault(m.run({0xea, 0x00, 0x00, 0x00, 0x00, 0x5b, 0x00}), kGp, kKernelCode));
+}
+
+TEST_CASE("far_jmp_to_a_tss_is_refused_and_counted") {
+  Machine m;
   stats::reset_all();
-  CHECK(is_fault(m.run({0x9a, 0x00, 0x00, 0x00, 0x00, 0x5b, 0x00}), kGp, kKernelCode));
+  CHECK(is_fault(m.run({0xea, 0x00, 0x00, 0x00, 0x00, 0x28, 0x00}), kGp, kTssSel));
   CHECK(counters::unimplemented.value() == 1);
 }
 
