@@ -79,7 +79,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   app.add_flag("-V,--version", version, "Print the version and exit");
 
   RunOptions run;
-  std::string memory = "128", accel = "kvm", initrd_list;
+  std::string memory = "128", accel = "bt", initrd_list;
   CLI::App* run_cmd = app.add_subcommand("run", "Boot a guest from disk.img (or --kernel) and run it");
   run_cmd->add_option("disk", run.disk, "Disk image made by 'btvmm mkimage' (boot set + guest disk)");
   run_cmd->add_option("--kernel", run.kernel, "Boot this kernel directly (multiboot ELF or Linux bzImage)");

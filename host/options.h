@@ -19,7 +19,7 @@ struct RunOptions {
   std::string append;
   bool append_given = false;
   uint64_t memory_mib = 128;
-  Accel accel = Accel::kKvm;
+  Accel accel = Accel::kBt;
   bool stats = false;
   std::string metrics_file;
   bool no_reboot = false;
