@@ -18,6 +18,7 @@ stats::Counter c_translations{"tc.translations", "translation units emitted as C
 stats::Counter c_ccf_bytes{"tc.ccf_bytes", "host bytes of CCFs emitted"};
 stats::Counter c_guest_insns{"tc.guest_instructions", "guest instructions translated"};
 stats::Counter c_ident{"tc.ident_instructions", "guest instructions translated as IDENT or IDENT+0x67 copies"};
+stats::Counter c_simulated{"tc.simulated_instructions", "guest instructions translated as SIMULATE (monitor exits) after trapping"};
 stats::Counter c_monitor{"tc.monitor_exit_instructions", "guest instructions translated as exits to the monitor"};
 
 // SDM vol. 2 JRCXZ: tests RCX without touching flags; RCX's upper half is zero in the TC.
@@ -36,6 +37,13 @@ void emit_attention_check(EmitContext& c, uint32_t eip) {
 // Emits one instruction; returns false when it ended the CCF (branch or monitor exit).
 bool emit_one(EmitContext& c, const TuInstruction& ti) {
   const DecodedInstruction& insn = ti.insn;
+  const auto ops = insn.visible_operands();
+  const bool store = insn.mnemonic() == ZYDIS_MNEMONIC_MOV && !ops.empty() && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
+  if (store && c.layout.simulate && c.layout.simulate->count(insn.eip())) {
+    c_simulated.inc();
+    c.a.jmp(c.exit_to(insn.eip(), TcExit::kMonitor));
+    return false;
+  }
   switch (ti.kind()) {
     case Kind::kIdent:
     case Kind::kIdentAddr32:

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include <asmjit/x86.h>
@@ -20,6 +21,9 @@ namespace btvmm::translator {
 struct TcLayout {
   uint64_t exit_common = 0;  // saves guest state and returns vcpu.exit_reason to enter_tc's caller
   TcLookup* lookup = nullptr;
+  // Guest EIPs retranslated as monitor exits because they kept trapping on traced pages
+  // (adaptive retranslation, IDENT -> SIMULATE, Adams & Agesen figure 1). May be null.
+  const std::unordered_set<uint32_t>* simulate = nullptr;
 };
 
 // Offsets into VcpuState that emitted code uses through R15 (vcpu_state.h: the TC ABI).

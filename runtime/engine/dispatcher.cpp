@@ -10,6 +10,7 @@
 #include "core/stats.h"
 #include "mmu/paging.h"
 #include "runtime/cpu/execute.h"
+#include "runtime/engine/simulate.h"
 #include "runtime/engine/tc_fault_handler.h"
 #include "translator/emit_ccf.h"
 
@@ -24,6 +25,8 @@ stats::Counter c_indirect_hits{"tc.indirect_hits", "indirect branches and return
 stats::Counter c_indirect_misses{"tc.indirect_misses", "indirect branches and returns that missed the inline lookup"};
 stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs two fxsave/fxrstor pairs)"};
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
+stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
+stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
@@ -44,6 +47,7 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
       host_fpu_(std::make_unique<HostFpuArea>()) {
   layout_.exit_common = trampolines_.exit_common();
   layout_.lookup = &lookup_;
+  layout_.simulate = &simulate_;
   cache_.chaining_enabled = config.chaining;
   // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
   if (std::all_of(std::begin(vcpu_.fxsave), std::end(vcpu_.fxsave), [](uint8_t b) { return b == 0; })) {
@@ -64,6 +68,20 @@ void Engine::record_fault(const GuestException& e, uint32_t eip) {
   pending_fault_ = e;
   vcpu_.eip = eip;
   vcpu_.exit_reason = TcExit::kFault;
+}
+
+void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
+  if (config_.adaptive_threshold == 0 || simulate_.count(eip)) return;
+  if (++trap_counts_[eip] < config_.adaptive_threshold) return;
+  simulate_.insert(eip);
+  trap_counts_.erase(eip);
+  c_retranslations.inc();
+  // Invalidation unchains every jump into the old CCF and drops it from the lookups, so the next
+  // entry retranslates it with the instruction as SIMULATE (instead of patching the old code).
+  if (ccf && ccf->valid) {
+    lookup_.remove(ccf->key.eip, ccf->host);
+    cache_.invalidate(*ccf);
+  }
 }
 
 void Engine::record_unsupported(std::string what) {
@@ -159,6 +177,12 @@ StepResult Engine::run_in_monitor() {
   const translator::DecodeResult d = translator::decode({bytes, got}, vcpu_.eip);
   switch (d.status) {
     case translator::DecodeStatus::kOk:
+      if (simulate_.count(vcpu_.eip)) {
+        if (std::optional<StepResult> r = simulate_store(vcpu_, env_, d.instruction)) {
+          c_simulated_stores.inc();
+          return *r;
+        }
+      }
       return execute_instruction(vcpu_, env_, d.instruction);
     case translator::DecodeStatus::kNeedMoreBytes:
       if (fetch_fault) return StepResult::fault(*fetch_fault);

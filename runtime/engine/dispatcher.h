@@ -11,6 +11,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "mmu/machine_memory.h"
@@ -31,6 +33,9 @@ namespace btvmm::runtime::engine {
 struct EngineConfig {
   size_t tc_size = translator::kDefaultTcSize;
   bool chaining = true;  // -d nochain turns it off
+  // Adaptive retranslation: an instruction that took this many traced-write traps is retranslated
+  // as SIMULATE (0 turns it off; the ptemod nanobenchmark compares both).
+  unsigned adaptive_threshold = 8;
 };
 
 enum class RunResult : uint8_t {
@@ -74,6 +79,9 @@ class Engine {
   // Used by the fault handler (tc_fault_handler.cpp) while translated code runs.
   void record_fault(const GuestException& e, uint32_t eip);
   void record_unsupported(std::string what);
+  // A traced write trapped at guest `eip` inside `ccf`: counts it, and past the threshold marks the
+  // instruction SIMULATE and invalidates the CCF so it is retranslated.
+  void note_traced_write(uint32_t eip, translator::Ccf* ccf);
   uint64_t exit_common() const { return trampolines_.exit_common(); }
 
  private:
@@ -104,6 +112,8 @@ class Engine {
   std::optional<GuestException> pending_fault_;
   std::string last_error_;
   std::optional<translator::GuestFault> tu_fault_;
+  std::unordered_map<uint32_t, unsigned> trap_counts_;
+  std::unordered_set<uint32_t> simulate_;
   std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace
   std::vector<uint32_t> untrace_pending_;  // pages whose CCFs all died: drop their trace
   uint64_t flush_generation_ = 0;

@@ -108,6 +108,7 @@ void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, uint32_t eip) {
     case mmu::FillStatus::kTracedWrite:
       c_traced.inc();
       begin_step(e, g, static_cast<uint32_t>(addr), r.translation);
+      e.note_traced_write(eip, e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])));
       return;
     case mmu::FillStatus::kNotRam:
     case mmu::FillStatus::kEmulate:

@@ -395,3 +395,55 @@ TEST_CASE("engine_measures_the_cost_of_a_monitor_exit_round_trip", "[engine][mea
   WARN(fmt::format("monitor exit round trip (out 0x80): {:.0f} ns per iteration, {} TC entries", ns / kIterations,
                    counter("tc.entries")));
 }
+
+namespace {
+// Paging with the page directory at 0x300000 and the first page table at 0x301000, both inside the
+// identity-mapped low 4 MiB, so guest code can write its own PTEs (traced page-table writes).
+void identity_paging_writable_tables(Machine& m) {
+  const uint32_t pd = 0x300000, pt = 0x301000;
+  m.mem.fill(GuestPhysAddr(pd), 0, 2 * kPageSize);
+  m.write32(pd, pt | 3);
+  for (uint32_t i = 0; i < 1024; ++i) m.write32(pt + 4 * i, (i << 12) | 3);
+  m.vcpu.cr3 = pd;
+  m.vcpu.cr0 |= mmu::kCr0Pg;
+  m.shadow->load_cr3(pd);
+  m.shadow->set_cr0(m.vcpu.cr0);
+}
+
+void ptemod_loop(Machine& m) {
+  identity_paging_writable_tables(m);
+  // 50 writes to the PTE of an unused page (0x3ff000): each one hits the traced page table.
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::edi, 0x301000 + 4 * 0x3ff);
+    a.mov(x86::eax, 0x3ff003);
+    a.mov(x86::ecx, 50);
+    a.bind(loop);
+    a.mov(x86::dword_ptr(x86::edi), x86::eax);
+    a.add(x86::eax, 0x1000);
+    a.loop(loop);
+    a.hlt();
+  });
+}
+}  // namespace
+
+TEST_CASE("engine_retranslates_a_store_that_keeps_trapping_on_a_page_table_as_simulate", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  ptemod_loop(m);
+  REQUIRE(m.run());
+  CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff003 + 49 * 0x1000);
+  CHECK(counter("tc.retranslations") == 1);
+  CHECK(counter("traps.traced_write") == 8);
+  CHECK(counter("tc.simulated_stores") == 42);
+}
+
+TEST_CASE("engine_without_adaptation_traps_on_every_page_table_write", "[engine]") {
+  stats::reset_all();
+  Machine m(EngineConfig{.adaptive_threshold = 0});
+  ptemod_loop(m);
+  REQUIRE(m.run());
+  CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff003 + 49 * 0x1000);
+  CHECK(counter("tc.retranslations") == 0);
+  CHECK(counter("traps.traced_write") == 50);
+}
