@@ -149,6 +149,17 @@ TEST_CASE("task_gate_in_the_idt_is_refused_as_shutdown_and_counted") {
   CHECK(counters::unimplemented.value() == 1);
 }
 
+TEST_CASE("sixteen_bit_interrupt_gate_pushes_word_slots_and_truncates_the_offset") {
+  Machine m;
+  m.set_gate(0x40, 0x12347100, kIntGate16, 0);
+  const uint32_t esp = m.vcpu.gpr[kEsp];
+  REQUIRE(deliver_interrupt(m.vcpu, m.env, 0x40, false, 0x10002).kind == StepResult::kContinue);
+  CHECK(m.vcpu.eip == 0x7100);
+  CHECK(m.vcpu.gpr[kEsp] == esp - 6);
+  CHECK(m.env.read16(m.vcpu.gpr[kEsp]) == 0x0002);
+  CHECK(m.env.read16(m.vcpu.gpr[kEsp] + 2) == kKernelCode);
+}
+
 TEST_CASE("into_delivers_overflow_only_when_of_is_set") {
   Machine m;
   m.set_gate(kOf, 0x7700, kTrapGate32, 3);
