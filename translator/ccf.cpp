@@ -85,6 +85,14 @@ std::vector<Ccf*> CcfCache::invalidate_page(uint32_t ppn) {
   return done;
 }
 
+void CcfCache::unchain_all() {
+  for (const std::unique_ptr<Ccf>& c : all_) {
+    for (unsigned i = 0; i < c->slots.size(); ++i)
+      if (c->slots[i].linked) patch_chain(*c, i, nullptr);
+    c->incoming.clear();
+  }
+}
+
 void CcfCache::clear() {
   all_.clear();
   by_key_.clear();

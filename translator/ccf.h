@@ -45,6 +45,9 @@ struct Ccf {
   // Slots of other CCFs that jump here, to unchain when this one is invalidated.
   std::vector<std::pair<Ccf*, unsigned>> incoming;
   bool valid = true;
+  // Mapping epoch (CcfCache::epoch) in which the EIP -> guest-physical mapping of its code was last
+  // checked; after a CR3 load or INVLPG it is re-checked before reuse.
+  uint64_t epoch = 0;
 
   bool contains(uint64_t host_addr) const {
     auto h = reinterpret_cast<uint64_t>(host);
@@ -74,6 +77,10 @@ class CcfCache {
   void invalidate(Ccf& ccf);
   // Forgets everything (the TC was flushed).
   void clear();
+  // Points every chaining jump back at its exit stub (guest mappings changed: each CCF must be
+  // re-checked by the dispatcher before it is entered again).
+  void unchain_all();
+  uint64_t epoch = 0;
   bool page_has_code(uint32_t ppn) const { return by_page_.count(ppn) != 0; }
   size_t size() const { return by_key_.size(); }
   bool chaining_enabled = true;

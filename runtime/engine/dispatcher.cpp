@@ -27,6 +27,7 @@ stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher 
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
 stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
+stats::Counter c_revalidated{"tc.revalidated", "CCFs reused after a CR3 load or INVLPG (same guest-physical code)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
@@ -129,6 +130,7 @@ translator::Ccf* Engine::translate(uint32_t eip) {
     if (ccf->guest_page_count && ccf->guest_pages[0] == ppn) continue;
     ccf->guest_pages[ccf->guest_page_count++] = ppn;
   }
+  ccf->epoch = cache_.epoch;
   translator::Ccf* c = cache_.insert(std::move(ccf));
   for (unsigned i = 0; i < c->guest_page_count; ++i) {
     const uint32_t ppn = c->guest_pages[i];
@@ -143,8 +145,33 @@ translator::Ccf* Engine::translate(uint32_t eip) {
   return c;
 }
 
+bool Engine::same_code_pages(const translator::Ccf& c) {
+  const uint32_t cs_base = vcpu_.seg[kCs].base;
+  const mmu::GuestPagingState paging{vcpu_.cr0, vcpu_.cr3, vcpu_.cr4};
+  unsigned n = 0;
+  uint32_t pages[2] = {};
+  for (uint32_t la : {cs_base + c.key.eip, cs_base + c.key.eip + c.guest_bytes - 1}) {
+    const mmu::WalkResult w =
+        mmu::walk(mem_, paging, LinearAddr(la), mmu::Access::at_cpl(mmu::AccessKind::kFetch, vcpu_.cpl), mmu::WalkMode::kProbe);
+    if (!w.ok()) return false;
+    const uint32_t ppn = ppn_of(w.translation.phys).value;
+    if (n && pages[0] == ppn) continue;
+    pages[n++] = ppn;
+  }
+  return n == c.guest_page_count && std::equal(pages, pages + n, c.guest_pages);
+}
+
 translator::Ccf* Engine::find_or_translate(uint32_t eip) {
-  if (translator::Ccf* c = cache_.find({eip, vcpu_.cpl})) return c;
+  if (translator::Ccf* c = cache_.find({eip, vcpu_.cpl})) {
+    if (c->epoch == cache_.epoch) return c;
+    if (same_code_pages(*c)) {
+      c->epoch = cache_.epoch;
+      lookup_.insert(eip, c->host);
+      c_revalidated.inc();
+      return c;
+    }
+    cache_.invalidate(*c);
+  }
   return translate(eip);
 }
 
@@ -232,9 +259,11 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
     case PagingEvent::kCr3: shadow_.load_cr3(vcpu_.cr3); break;
     case PagingEvent::kInvlpg: shadow_.invlpg(LinearAddr(addr)); break;
   }
-  // CCFs are keyed by linear EIP: a new mapping may put other code there. Correct first: forget
-  // every translation (DESIGN.md 3; a per-page check of the code's physical page would keep them).
-  flush_tc();
+  // CCFs are keyed by linear EIP: a new mapping may put other code there. Cut every chain and the
+  // inline table, and re-check each CCF's guest-physical pages when the dispatcher next finds it.
+  cache_.unchain_all();
+  lookup_.clear();
+  ++cache_.epoch;
 }
 
 RunResult Engine::run() {

@@ -87,6 +87,8 @@ class Engine {
  private:
   translator::Ccf* find_or_translate(uint32_t eip);
   translator::Ccf* translate(uint32_t eip);
+  // Whether the CCF's EIP still maps to the guest-physical pages it was translated from.
+  bool same_code_pages(const translator::Ccf& c);
   void flush_tc();
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);

@@ -447,3 +447,48 @@ TEST_CASE("engine_without_adaptation_traps_on_every_page_table_write", "[engine]
   CHECK(counter("tc.retranslations") == 0);
   CHECK(counter("traps.traced_write") == 50);
 }
+
+TEST_CASE("engine_rechecks_translations_after_cr3_loads_and_reuses_unchanged_code", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  // Two address spaces, identity-mapped low 4 MiB, except linear 0x3f0000 -> 0x600000 or 0x601000.
+  const uint32_t pd1 = 0x300000, pt1 = 0x301000, pd2 = 0x302000, pt2 = 0x303000;
+  m.mem.fill(GuestPhysAddr(pd1), 0, 4 * kPageSize);
+  m.write32(pd1, pt1 | 3);
+  m.write32(pd2, pt2 | 3);
+  for (uint32_t i = 0; i < 1024; ++i) {
+    m.write32(pt1 + 4 * i, (i << 12) | 3);
+    m.write32(pt2 + 4 * i, (i << 12) | 3);
+  }
+  m.write32(pt1 + 4 * 0x3f0, 0x600000 | 3);
+  m.write32(pt2 + 4 * 0x3f0, 0x601000 | 3);
+  m.bytes(0x600000, {0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 1; ret
+  m.bytes(0x601000, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
+  m.vcpu.cr3 = pd1;
+  m.vcpu.cr0 |= mmu::kCr0Pg;
+  m.shadow->load_cr3(pd1);
+  m.shadow->set_cr0(m.vcpu.cr0);
+  m.code(kCode, [&](x86::Assembler& a) {
+    asmjit::Label again = a.newLabel();
+    a.mov(x86::edi, 2);  // twice: the second round finds every CCF again after a CR3 load
+    a.bind(again);
+    a.mov(x86::esi, 0x3f0000);
+    a.call(x86::esi);
+    a.mov(x86::ebx, x86::eax);  // 1
+    a.mov(x86::ecx, pd2);
+    a.mov(x86::cr3, x86::ecx);
+    a.call(x86::esi);
+    a.mov(x86::edx, x86::eax);  // 2
+    a.mov(x86::ecx, pd1);
+    a.mov(x86::cr3, x86::ecx);
+    a.call(x86::esi);           // 1 again
+    a.dec(x86::edi);
+    a.jnz(again);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbx] == 1);
+  CHECK(m.vcpu.gpr[kEdx] == 2);
+  CHECK(m.vcpu.gpr[kEax] == 1);
+  CHECK(counter("tc.revalidated") >= 1);  // the identity-mapped caller's CCFs survive the switches
+}
