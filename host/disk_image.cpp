@@ -106,6 +106,7 @@ ParsedImage read_disk_image(const std::string& path) {
                           std::pair{head.header.initrd_offset, head.header.initrd_size},
                           std::pair{head.header.cmdline_offset, head.header.cmdline_size}})
     if (off <= uint64_t(size) && len <= uint64_t(size) - off) boot_end = std::max(boot_end, off + len);
+  boot_end = std::min<uint64_t>(boot_end, static_cast<uint64_t>(size));
   bytes.resize(boot_end);
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(boot_end));

@@ -135,14 +135,14 @@ int run_command(const RunOptions& o, mmu::Window* window) {
     if (why == StopReason::kQuit) break;
     if (why == StopReason::kTimeout) {
       restore_terminal();
-      std::fprintf(stderr, "\nbtvmm: guest still running after --timeout %g s; stopped\n", o.timeout_s);
+      std::fprintf(stderr, "btvmm: guest still running after --timeout %g s; stopped\n", o.timeout_s);
       status = to_int(ExitCode::kGuestHung);
       break;
     }
     if (o.no_reboot) {
       restore_terminal();
       if (why == StopReason::kTripleFault) {
-        std::fprintf(stderr, "\nbtvmm: guest triple fault (shutdown)\n");
+        std::fprintf(stderr, "btvmm: guest triple fault (shutdown)\n");
         status = to_int(ExitCode::kTripleFault);
       }
       break;
