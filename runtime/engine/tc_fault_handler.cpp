@@ -43,7 +43,14 @@ struct Step {
 };
 Step g_step;
 
-void die(int sig) {
+struct sigaction g_previous[NSIG];
+
+// Not a TC fault: hand it to whoever handled the signal before the engine (the window tests'
+// probes, host code), or let the default action kill the process with the right signal.
+void not_ours(int sig, siginfo_t* si, void* ctx) {
+  const struct sigaction& p = g_previous[sig];
+  if ((p.sa_flags & SA_SIGINFO) && p.sa_sigaction) return p.sa_sigaction(sig, si, ctx);
+  if (!(p.sa_flags & SA_SIGINFO) && p.sa_handler != SIG_DFL && p.sa_handler != SIG_IGN) return p.sa_handler(sig);
   signal(sig, SIG_DFL);
   raise(sig);  // blocked until the handler returns, then kills with the right signal
 }
@@ -124,12 +131,13 @@ void on_signal(int sig, siginfo_t* si, void* ctx) {
   greg_t* g = static_cast<ucontext_t*>(ctx)->uc_mcontext.gregs;
   const auto rip = static_cast<uint64_t>(g[REG_RIP]);
   Engine* e = g_engine;
-  if (!e) return die(sig);
+  if (!e) return not_ours(sig, si, ctx);
   if (sig == SIGTRAP && g_step.active) return finish_step(*e, g);
-  if (!e->tc().contains(rip)) return die(sig);
+  if (!e->tc().contains(rip)) return not_ours(sig, si, ctx);
   translator::Ccf* ccf = e->cache().by_host(rip);
   const std::optional<uint32_t> eip = ccf ? ccf->guest_eip_at(rip) : std::nullopt;
-  if (!eip) return die(sig);
+  // A fault in the TC outside any guest instruction (trampolines, exit stubs) is a btvmm bug.
+  if (!eip) return not_ours(sig, si, ctx);
   switch (sig) {
     case SIGSEGV:
     case SIGBUS:
@@ -146,7 +154,7 @@ void on_signal(int sig, siginfo_t* si, void* ctx) {
       c_ud.inc();
       return leave_tc(*e, g, ud(), *eip);
     default:
-      return die(sig);
+      return not_ours(sig, si, ctx);
   }
 }
 
@@ -172,14 +180,14 @@ void install_tc_fault_handler(Engine* engine) {
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   for (int s : kSignals)
-    if (sigaction(s, &sa, nullptr) != 0) throw_errno("sigaction(TC fault handler)");
+    if (sigaction(s, &sa, &g_previous[s]) != 0) throw_errno("sigaction(TC fault handler)");
   g_installed = true;
 }
 
 void uninstall_tc_fault_handler(Engine* engine) {
   if (g_engine != engine) return;
   g_engine = nullptr;
-  for (int s : kSignals) signal(s, SIG_DFL);
+  for (int s : kSignals) sigaction(s, &g_previous[s], nullptr);
   g_installed = false;
 }
 

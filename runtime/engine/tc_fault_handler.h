@@ -1,7 +1,8 @@
 // Host faults in translated code (DESIGN.md 3 "precise exceptions", 7 "Stacks"): SIGSEGV, SIGBUS,
 // SIGFPE, SIGILL and SIGTRAP on a sigaltstack, turned into a hidden shadow fill, a traced write let
 // through for one single-stepped instruction, or a guest exception at the exact guest EIP with the
-// exact guest registers. A signal whose RIP is outside the TC is a btvmm bug: default action.
+// exact guest registers. A signal whose RIP is outside the TC is not ours: it goes to the handler
+// installed before (if any), else the default action kills the process.
 #pragma once
 
 namespace btvmm::runtime::engine {
