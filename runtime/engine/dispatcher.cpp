@@ -45,7 +45,8 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
       config_(config),
       tc_(config.tc_size),
       trampolines_(tc_),
-      host_fpu_(std::make_unique<HostFpuArea>()) {
+      host_fpu_(std::make_unique<HostFpuArea>()),
+      alive_(std::make_shared<Engine*>(this)) {
   layout_.exit_common = trampolines_.exit_common();
   layout_.lookup = &lookup_;
   layout_.simulate = &simulate_;
@@ -55,15 +56,24 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
     std::memcpy(vcpu_.fxsave, &kFcwDefault, 2);
     std::memcpy(vcpu_.fxsave + 24, &kMxcsrDefault, 4);
   }
-  shadow_.traces().on_write(mmu::TraceKind::kCode, [this](Ppn page, uint32_t) {
-    const std::vector<translator::Ccf*> dead = cache_.invalidate_page(page.value);
-    for (translator::Ccf* c : dead) lookup_.remove(c->key.eip, c->host);
-    if (!dead.empty()) untrace_pending_.push_back(page.value);
+  // WriteTraces cannot forget a callback and may outlive the engine: the callback holds `alive`,
+  // which the destructor clears.
+  shadow_.traces().on_write(mmu::TraceKind::kCode, [alive = alive_](Ppn page, uint32_t) {
+    if (*alive) (*alive)->code_written(page.value);
   });
   install_tc_fault_handler(this);
 }
 
-Engine::~Engine() { uninstall_tc_fault_handler(this); }
+Engine::~Engine() {
+  *alive_ = nullptr;
+  uninstall_tc_fault_handler(this);
+}
+
+void Engine::code_written(uint32_t ppn) {
+  const std::vector<translator::Ccf*> dead = cache_.invalidate_page(ppn);
+  for (translator::Ccf* c : dead) lookup_.remove(c->key.eip, c->host);
+  if (!dead.empty()) untrace_pending_.push_back(ppn);
+}
 
 void Engine::record_fault(const GuestException& e, uint32_t eip) {
   pending_fault_ = e;

@@ -89,6 +89,8 @@ class Engine {
   translator::Ccf* translate(uint32_t eip);
   // Whether the CCF's EIP still maps to the guest-physical pages it was translated from.
   bool same_code_pages(const translator::Ccf& c);
+  // A write to guest-physical page ppn, which holds translated code: invalidate its CCFs.
+  void code_written(uint32_t ppn);
   void flush_tc();
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
@@ -121,6 +123,7 @@ class Engine {
   uint64_t flush_generation_ = 0;
   uint32_t lookup_cs_base_ = 0;
   uint8_t lookup_cpl_ = 0;
+  std::shared_ptr<Engine*> alive_;
   uint64_t hits_reported_ = 0;
 };
 
