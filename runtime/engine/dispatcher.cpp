@@ -28,6 +28,7 @@ stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts deli
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
 stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
 stats::Counter c_revalidated{"tc.revalidated", "CCFs reused after a CR3 load or INVLPG (same guest-physical code)"};
+stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (each flushes one)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
@@ -47,6 +48,8 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
       trampolines_(tc_),
       host_fpu_(std::make_unique<HostFpuArea>()),
       alive_(std::make_shared<Engine*>(this)) {
+  user_shadow_ = std::make_unique<mmu::ShadowMmu>(mem_, mapper_, shadow_.traces(), shadow_.paging(),
+                                                   mmu::ShadowConfig{.view = mmu::ShadowView::kUser});
   layout_.exit_common = trampolines_.exit_common();
   layout_.lookup = &lookup_;
   layout_.simulate = &simulate_;
@@ -67,6 +70,15 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
 Engine::~Engine() {
   *alive_ = nullptr;
   uninstall_tc_fault_handler(this);
+}
+
+void Engine::select_shadow_view() {
+  const bool user = vcpu_.cpl == 3;
+  if (user == active_user_) return;
+  // The window holds one view at a time: drop what the other view mapped.
+  (active_user_ ? *user_shadow_ : shadow_).flush();
+  active_user_ = user;
+  c_view_switches.inc();
 }
 
 void Engine::code_written(uint32_t ppn) {
@@ -263,11 +275,13 @@ void Engine::on_branch_exit() {
 }
 
 void Engine::paging_changed(PagingEvent what, uint32_t addr) {
-  switch (what) {
-    case PagingEvent::kCr0: shadow_.set_cr0(vcpu_.cr0); break;
-    case PagingEvent::kCr4: shadow_.set_cr4(vcpu_.cr4); break;
-    case PagingEvent::kCr3: shadow_.load_cr3(vcpu_.cr3); break;
-    case PagingEvent::kInvlpg: shadow_.invlpg(LinearAddr(addr)); break;
+  for (mmu::ShadowMmu* s : {&shadow_, user_shadow_.get()}) {
+    switch (what) {
+      case PagingEvent::kCr0: s->set_cr0(vcpu_.cr0); break;
+      case PagingEvent::kCr4: s->set_cr4(vcpu_.cr4); break;
+      case PagingEvent::kCr3: s->load_cr3(vcpu_.cr3); break;
+      case PagingEvent::kInvlpg: s->invlpg(LinearAddr(addr)); break;
+    }
   }
   // CCFs are keyed by linear EIP: a new mapping may put other code there. Cut every chain and the
   // inline table, and re-check each CCF's guest-physical pages when the dispatcher next finds it.
@@ -307,6 +321,7 @@ RunResult Engine::run() {
       lookup_cpl_ = vcpu_.cpl;
       lookup_cs_base_ = vcpu_.seg[kCs].base;
     }
+    select_shadow_view();
     translator::Ccf* ccf = find_or_translate(vcpu_.eip);
     if (!ccf) {
       const translator::GuestFault f = *tu_fault_;

@@ -72,7 +72,10 @@ class Engine {
   translator::TcMemory& tc() { return tc_; }
   translator::TcLookup& lookup() { return lookup_; }
   VcpuState& vcpu() { return vcpu_; }
-  mmu::ShadowMmu& shadow() { return shadow_; }
+  // The shadow serving the current CPL: `shadow` (supervisor view) at CPL 0-2, an engine-owned
+  // user-view shadow at CPL 3 (DESIGN.md 2: U/S=0 pages unreachable from user code). Both map into
+  // the same window, so the one left behind is flushed at each CPL 3 <-> 0 switch (correct first).
+  mmu::ShadowMmu& shadow() { return active_user_ ? *user_shadow_ : shadow_; }
   mmu::AddressSpaceMapper& mapper() { return mapper_; }
   mmu::GuestMemory& memory() { return mem_; }
 
@@ -91,6 +94,8 @@ class Engine {
   bool same_code_pages(const translator::Ccf& c);
   // A write to guest-physical page ppn, which holds translated code: invalidate its CCFs.
   void code_written(uint32_t ppn);
+  // Makes the shadow of the current CPL's view the one mapped in the window.
+  void select_shadow_view();
   void flush_tc();
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
@@ -104,6 +109,8 @@ class Engine {
   ExecutionHost& host_;
   mmu::GuestMemory& mem_;
   mmu::ShadowMmu& shadow_;
+  std::unique_ptr<mmu::ShadowMmu> user_shadow_;
+  bool active_user_ = false;
   mmu::AddressSpaceMapper& mapper_;
   EngineConfig config_;
   translator::TcMemory tc_;
