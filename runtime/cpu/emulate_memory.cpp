@@ -285,6 +285,57 @@ Outcome pop_memory(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn)
   return done();
 }
 
+// CMOVcc reads its source whatever the condition, so a bad source faults either way (SDM vol. 2
+// CMOVcc: "the source operand is read ... regardless of the condition").
+Outcome cmov(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
+  const auto& dst = insn.operands()[0];
+  const auto& src = insn.operands()[1];
+  if (!is_gpr(dst) || !plain(src)) return unsupported();
+  uint32_t v = 0;
+  if (auto f = read_operand(vcpu, env, insn, src, &v)) return failed(*f);
+  if (condition(insn.zydis().opcode & 0xf, vcpu.eflags)) write_gpr(vcpu, dst.reg.value, v);
+  return done();
+}
+
+// BSF/BSR and two/three-operand IMUL: a register destination computed from an r/m source.
+Outcome register_from_source(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn, AluOp op) {
+  const auto& dst = insn.operands()[0];
+  const auto& src = insn.operands()[1];
+  if (!is_gpr(dst) || !plain(src) || (dst.size != 16 && dst.size != 32)) return unsupported();
+  uint32_t a = read_gpr(vcpu, dst.reg.value), b = 0;
+  if (auto f = read_masked(vcpu, env, insn, src, dst.size, &b)) return failed(*f);
+  if (insn.visible_operands().size() == 3) {  // IMUL r, r/m, imm: r = r/m * imm
+    a = b;
+    if (auto f = read_masked(vcpu, env, insn, insn.operands()[2], dst.size, &b)) return failed(*f);
+  }
+  const AluResult r = host_alu(op, dst.size, a, b, vcpu.eflags);
+  write_gpr(vcpu, dst.reg.value, r.value);
+  vcpu.eflags = r.eflags;
+  return done();
+}
+
+// One-operand MUL/IMUL/DIV/IDIV (SDM vol. 2): AL/AX/EAX with AH/DX/EDX, #DE on overflow.
+Outcome multiply_divide(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn, MulDivOp op) {
+  const auto& src = insn.operands()[0];
+  if (!plain(src) || src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) return unsupported();
+  const unsigned bits = src.size;
+  uint32_t s = 0;
+  if (auto f = read_masked(vcpu, env, insn, src, bits, &s)) return failed(*f);
+  const MulDivResult r = host_muldiv(op, bits, vcpu.gpr[kEax], vcpu.gpr[kEdx], s, vcpu.eflags);
+  if (r.divide_error) return failed(GuestException{kDe, false, 0, 0});
+  if (bits == 8) {
+    write_gpr(vcpu, ZYDIS_REGISTER_AX, r.eax);
+  } else if (bits == 16) {
+    write_gpr(vcpu, ZYDIS_REGISTER_AX, r.eax);
+    write_gpr(vcpu, ZYDIS_REGISTER_DX, r.edx);
+  } else {
+    vcpu.gpr[kEax] = r.eax;
+    vcpu.gpr[kEdx] = r.edx;
+  }
+  vcpu.eflags = r.eflags;
+  return done();
+}
+
 Outcome dispatch(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
   const ZydisMnemonic m = insn.mnemonic();
   if (auto op = alu_op_of(m)) return alu(vcpu, env, insn, *op);
@@ -297,10 +348,21 @@ Outcome dispatch(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_XADD: return xadd(vcpu, env, insn);
     case ZYDIS_MNEMONIC_PUSH: return push_memory(vcpu, env, insn);
     case ZYDIS_MNEMONIC_POP: return pop_memory(vcpu, env, insn);
+    case ZYDIS_MNEMONIC_BSF: return register_from_source(vcpu, env, insn, AluOp::kBsf);
+    case ZYDIS_MNEMONIC_BSR: return register_from_source(vcpu, env, insn, AluOp::kBsr);
+    case ZYDIS_MNEMONIC_IMUL:
+      if (insn.visible_operands().size() == 1) return multiply_divide(vcpu, env, insn, MulDivOp::kImul);
+      return register_from_source(vcpu, env, insn, AluOp::kImul);
+    case ZYDIS_MNEMONIC_MUL: return multiply_divide(vcpu, env, insn, MulDivOp::kMul);
+    case ZYDIS_MNEMONIC_DIV: return multiply_divide(vcpu, env, insn, MulDivOp::kDiv);
+    case ZYDIS_MNEMONIC_IDIV: return multiply_divide(vcpu, env, insn, MulDivOp::kIdiv);
     default: break;
   }
   if (insn.zydis().opcode_map == ZYDIS_OPCODE_MAP_0F && (insn.zydis().opcode & 0xf0) == 0x90) {
     return setcc(vcpu, env, insn);
+  }
+  if (insn.zydis().opcode_map == ZYDIS_OPCODE_MAP_0F && (insn.zydis().opcode & 0xf0) == 0x40) {
+    return cmov(vcpu, env, insn);
   }
   return unsupported();
 }

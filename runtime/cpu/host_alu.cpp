@@ -4,6 +4,8 @@
 // RFLAGS: only the six arithmetic flags are taken from the guest.
 #include "runtime/cpu/host_alu.h"
 
+#include <cstdint>
+
 #include "runtime/vcpu_state.h"
 
 namespace btvmm::runtime {
@@ -75,10 +77,61 @@ AluResult host_alu(AluOp op, unsigned bits, uint32_t a_in, uint32_t b_in, uint32
     case AluOp::kBts: BTVMM_WORD_OR_DWORD(BTVMM_BINARY, "bts") break;
     case AluOp::kBtr: BTVMM_WORD_OR_DWORD(BTVMM_BINARY, "btr") break;
     case AluOp::kBtc: BTVMM_WORD_OR_DWORD(BTVMM_BINARY, "btc") break;
+    case AluOp::kBsf: BTVMM_WORD_OR_DWORD(BTVMM_BINARY, "bsf") break;
+    case AluOp::kBsr: BTVMM_WORD_OR_DWORD(BTVMM_BINARY, "bsr") break;
+    case AluOp::kImul: BTVMM_WORD_OR_DWORD(BTVMM_BINARY, "imul") break;
   }
   const uint32_t mask = bits == 8 ? 0xffu : bits == 16 ? 0xffffu : 0xffffffffu;
   // cmp/test/bt write no destination: the host instruction left `a` as it was.
   return {uint32_t(a) & mask, (eflags & ~kArithFlags) | (uint32_t(fout) & kArithFlags)};
+}
+
+namespace {
+
+#define BTVMM_MULDIV(MN, MOD)                                                  \
+  asm volatile(BTVMM_FLAGS_IN MN " %" MOD "[s]" BTVMM_FLAGS_OUT                 \
+               : "+a"(ax), "+d"(dx), [fout] "=&r"(fout)                        \
+               : [s] "r"(s), [fin] "r"(fin)                                    \
+               : "cc")
+
+// #DE conditions of DIV/IDIV (SDM vol. 2 DIV, IDIV), checked before the host divides: the host
+// would raise the same #DE as a SIGFPE in btvmm itself.
+bool divide_error(MulDivOp op, unsigned bits, uint32_t eax, uint32_t edx, uint32_t src) {
+  const uint64_t smask = bits == 32 ? 0xffffffffull : (1ull << bits) - 1;
+  const uint64_t divisor_u = src & smask;
+  if (divisor_u == 0) return true;
+  const uint64_t dividend_u = bits == 8    ? (eax & 0xffff)
+                              : bits == 16 ? ((uint64_t(edx & 0xffff) << 16) | (eax & 0xffff))
+                                           : ((uint64_t(edx) << 32) | eax);
+  if (op == MulDivOp::kDiv) return dividend_u / divisor_u > smask;
+  // Signed: sign-extend dividend (2 * bits) and divisor (bits); the quotient must fit in bits.
+  const unsigned dbits = 2 * bits;
+  const int64_t dividend = dbits == 64 ? int64_t(dividend_u) : int64_t(dividend_u << (64 - dbits)) >> (64 - dbits);
+  const int64_t divisor = int64_t(divisor_u << (64 - bits)) >> (64 - bits);
+  if (divisor == -1) {
+    if (dbits == 64 && dividend == INT64_MIN) return true;
+    const int64_t q = -dividend;
+    return q > int64_t(smask >> 1) || q < -int64_t(smask >> 1) - 1;
+  }
+  const int64_t q = dividend / divisor;
+  return q > int64_t(smask >> 1) || q < -int64_t(smask >> 1) - 1;
+}
+
+}  // namespace
+
+MulDivResult host_muldiv(MulDivOp op, unsigned bits, uint32_t eax, uint32_t edx, uint32_t src, uint32_t eflags) {
+  if ((op == MulDivOp::kDiv || op == MulDivOp::kIdiv) && divide_error(op, bits, eax, edx, src)) {
+    return {true, eax, edx, eflags};
+  }
+  uint64_t ax = eax, dx = edx, s = src, fout = 0;
+  const uint64_t fin = eflags & kArithFlags;
+  switch (op) {
+    case MulDivOp::kMul: BTVMM_SIZED(BTVMM_MULDIV, "mul") break;
+    case MulDivOp::kImul: BTVMM_SIZED(BTVMM_MULDIV, "imul") break;
+    case MulDivOp::kDiv: BTVMM_SIZED(BTVMM_MULDIV, "div") break;
+    case MulDivOp::kIdiv: BTVMM_SIZED(BTVMM_MULDIV, "idiv") break;
+  }
+  return {false, uint32_t(ax), uint32_t(dx), (eflags & ~kArithFlags) | (uint32_t(fout) & kArithFlags)};
 }
 
 #undef BTVMM_FLAGS_IN
@@ -88,5 +141,6 @@ AluResult host_alu(AluOp op, unsigned bits, uint32_t a_in, uint32_t b_in, uint32
 #undef BTVMM_SHIFT
 #undef BTVMM_SIZED
 #undef BTVMM_WORD_OR_DWORD
+#undef BTVMM_MULDIV
 
 }  // namespace btvmm::runtime

@@ -13,6 +13,7 @@ enum class AluOp {
   kInc, kDec, kNeg, kNot,                               // unary on a
   kRol, kRor, kRcl, kRcr, kShl, kShr, kSar,             // a shifted by b (count, masked by the CPU)
   kBt, kBts, kBtr, kBtc,                                // bit b (mod operand size) of a; 16/32 only
+  kBsf, kBsr, kImul,                                    // a = f(b) / a * b, 16/32 only (a kept by BSF/BSR of 0)
 };
 
 struct AluResult {
@@ -22,5 +23,13 @@ struct AluResult {
 
 // `bits` is 8, 16 or 32 (8 is refused for the bit-test group, which has no byte form).
 AluResult host_alu(AluOp op, unsigned bits, uint32_t a, uint32_t b, uint32_t eflags);
+
+// One-operand MUL/IMUL/DIV/IDIV on AL/AX/EAX (and AH/DX/EDX) with source `src`.
+enum class MulDivOp { kMul, kImul, kDiv, kIdiv };
+struct MulDivResult {
+  bool divide_error = false;  // #DE: divisor 0 or quotient too large (SDM vol. 2 DIV/IDIV)
+  uint32_t eax = 0, edx = 0, eflags = 0;
+};
+MulDivResult host_muldiv(MulDivOp op, unsigned bits, uint32_t eax, uint32_t edx, uint32_t src, uint32_t eflags);
 
 }  // namespace btvmm::runtime

@@ -100,6 +100,7 @@ constexpr uint32_t kCompared = kArithFlags | kFlagDf;
 struct Form {
   std::vector<uint8_t> bytes;  // 32-bit guest encoding
   bool bounded_eax = false;    // EAX is a bit offset: keep the bit string inside the buffer
+  bool divide = false;         // DIV/IDIV: a dividend and a non-zero divisor that cannot raise #DE
 };
 
 std::string hex(const std::vector<uint8_t>& b) {
@@ -126,6 +127,11 @@ void compare_with_host(Machine& m, const Form& form, std::mt19937& rng, uint32_t
   if (rng() & 1) {
     std::memcpy(&init[gpr[kEbx] - kBase], &gpr[kEax], 4);
     std::memcpy(&init[gpr[kEdi] - kBase], &gpr[kEax], 4);
+  }
+  if (form.divide) {
+    gpr[kEax] &= 0x7fff007f;  // AH, DX, EDX zero and AL, AX, EAX positive: every quotient fits
+    gpr[kEdx] = 0;
+    init[gpr[kEbx] - kBase] |= 1;
   }
   const uint32_t flags = (rng() & kCompared) | kFlagFixed1;
 
@@ -247,6 +253,62 @@ TEST_CASE("emulated_xchg_cmpxchg_xadd_bit_tests_and_setcc_match_the_host_cpu", "
   }
   for (uint8_t cc = 0; cc < 16; ++cc) forms.push_back({{0x0f, uint8_t(0x90 + cc), 0x03}});
   sweep(forms, 24);
+}
+
+TEST_CASE("emulated_cmov_bsf_bsr_imul_mul_div_match_the_host_cpu", "[emulate]") {
+  std::vector<Form> forms = {
+      {{0x0f, 0xbc, 0x03}}, {{0x0f, 0xbd, 0x03}}, {{0x66, 0x0f, 0xbc, 0x03}}, {{0x66, 0x0f, 0xbd, 0x03}},
+      {{0x0f, 0xaf, 0x03}}, {{0x66, 0x0f, 0xaf, 0x13}}, {{0x6b, 0x03, 0x85}}, {{0x66, 0x6b, 0x13, 0x07}},
+      {with_u32({0x69, 0x0b}, 0x12345)},
+  };
+  for (uint8_t cc = 0; cc < 16; ++cc) {
+    forms.push_back({{0x0f, uint8_t(0x40 + cc), 0x03}});
+    forms.push_back({{0x66, 0x0f, uint8_t(0x40 + cc), 0x13}});
+  }
+  for (uint8_t r = 4; r < 8; ++r) {  // mul, imul, div, idiv (f6/f7 /4../7)
+    const uint8_t modrm = uint8_t((r << 3) | 0x03);
+    const bool divide = r >= 6;
+    forms.push_back({{0xf6, modrm}, false, divide});
+    forms.push_back({{0xf7, modrm}, false, divide});
+    forms.push_back({{0x66, 0xf7, modrm}, false, divide});
+  }
+  sweep(forms, 24);
+}
+
+TEST_CASE("emulated_divide_overflow_and_divide_by_zero_raise_de_and_change_nothing", "[emulate]") {
+  uint8_t* buf = window();
+  Machine m;
+  IdentityEnv env;
+  m.vcpu.gpr[kEbx] = kBase + 0x100;
+  struct Case {
+    std::vector<uint8_t> bytes;
+    uint32_t eax, edx, divisor;
+  };
+  const std::vector<Case> cases = {
+      {{0xf7, 0x33}, 5, 0, 0},                    // div dword by zero
+      {{0xf7, 0x33}, 0, 2, 2},                    // EDX:EAX / 2 = 2^32: too large
+      {{0xf7, 0x3b}, 0, 0x80000000u, 0xffffffffu},  // idiv: -2^63 / -1
+      {{0xf7, 0x3b}, 0x80000000u, 0xffffffffu, 0xffffffffu},  // idiv: -2^31 / -1 = 2^31 does not fit
+      {{0xf6, 0x33}, 0x0200, 0, 2},               // div byte: AX 512 / 2 = 256 does not fit
+      {{0xf6, 0x3b}, 0xff80, 0, 0xff},            // idiv byte: -128 / -1
+      {{0x66, 0xf7, 0x3b}, 0x8000, 0xffff, 0xffff},  // idiv word: -32768 / -1
+  };
+  for (const auto& c : cases) {
+    std::memcpy(buf + 0x100, &c.divisor, 4);
+    m.vcpu.gpr[kEax] = c.eax;
+    m.vcpu.gpr[kEdx] = c.edx;
+    m.vcpu.eflags = kFlagFixed1;
+    const auto d = translator::decode(c.bytes, m.vcpu.eip);
+    REQUIRE(d.ok());
+    INFO(d.instruction.text() << " eax " << c.eax << " edx " << c.edx << " divisor " << c.divisor);
+    const auto r = emulate_memory_instruction(m.vcpu, env, d.instruction);
+    REQUIRE(r.has_value());
+    CHECK(r->kind == StepResult::kException);
+    CHECK(r->exception.vector == kDe);
+    CHECK(m.vcpu.gpr[kEax] == c.eax);
+    CHECK(m.vcpu.gpr[kEdx] == c.edx);
+    CHECK(m.vcpu.eflags == kFlagFixed1);
+  }
 }
 
 TEST_CASE("emulated_string_instructions_with_rep_and_df_match_the_host_cpu", "[emulate]") {
@@ -401,7 +463,7 @@ TEST_CASE("instructions_not_emulated_are_reported_unsupported_and_change_nothing
   m.vcpu.gpr[kEbx] = kBase + 0x100;
   const VcpuState before = m.vcpu;
   const uint64_t count = counter("cpu.emulate_unsupported");
-  for (const auto& bytes : std::vector<std::vector<uint8_t>>{{0xd9, 0x03}, {0x8e, 0x1b}, {0xf7, 0x23}, {0xff, 0x13}}) {
+  for (const auto& bytes : std::vector<std::vector<uint8_t>>{{0xd9, 0x03}, {0x8e, 0x1b}, {0x0f, 0x01, 0x13}, {0xff, 0x13}}) {
     const auto d = translator::decode(bytes, m.vcpu.eip);
     REQUIRE(d.ok());
     INFO(d.instruction.text());
