@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "devices/pci_bus.h"
@@ -431,4 +432,55 @@ TEST_CASE("virtio_blk_serves_indirect_descriptors_and_honours_no_interrupt") {
   CHECK(g.mem.ram[kData + 0x4000] == disk_pattern(5 * 512));
   CHECK(g.mem.ram[kData + 0x4000 + 1023] == disk_pattern(5 * 512 + 1023));
   CHECK_FALSE(g.irqs.levels[11]);
+}
+
+TEST_CASE("virtio_blk_reset_deasserts_intx_and_forgets_the_queue") {
+  Guest g;
+  g.bring_up();
+  g.kick(g.request(VirtioBlk::kType_In, 0, kData, 512));
+  REQUIRE(g.irqs.levels[11]);
+  g.write_common(0x14, 1, 0);
+  CHECK_FALSE(g.irqs.levels[11]);
+  CHECK(g.status() == 0);
+  CHECK(g.read_common(0x1c, 2) == 0);
+  CHECK(g.read_common(0x20, 4) == 0);
+}
+
+TEST_CASE("virtio_blk_survives_random_rings_and_register_writes_and_recovers_after_reset") {
+  uint64_t seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 200; ++round) {
+    Guest g;
+    g.bring_up();
+    for (int step = 0; step < 40; ++step) {
+      switch (rng() % 6) {
+        case 0:  // scribble over the descriptor table, rings and request header
+          for (int i = 0; i < 64; ++i) g.mem.put<uint8_t>(0x1000 + rng() % 0x8010, uint8_t(rng()));
+          break;
+        case 1:  // a plausible descriptor with a random address, length and flags
+          g.mem.put<uint64_t>(kDesc + 16 * (rng() % kQueueSize), rng() % 2 ? rng() : rng() % (kRam + 0x1000));
+          g.mem.put<uint32_t>(kDesc + 16 * (rng() % kQueueSize) + 8, uint32_t(rng() % 0x3000));
+          g.mem.put<uint16_t>(kDesc + 16 * (rng() % kQueueSize) + 12, uint16_t(rng() % 8));
+          g.mem.put<uint16_t>(kDesc + 16 * (rng() % kQueueSize) + 14, uint16_t(rng() % 20));
+          break;
+        case 2:
+          g.header(uint32_t(rng() % 10), rng() % 3000);
+          g.mem.put<uint16_t>(kAvail + 2, uint16_t(g.mem.get<uint16_t>(kAvail + 2) + rng() % 20));
+          break;
+        case 3: g.write_common(unsigned(rng() % 0x38), 1u << (rng() % 3), rng()); break;
+        case 4: g.mmio.read(g.isr, 1); break;
+        default: g.mmio.write(g.notify, 2, 0); break;
+      }
+    }
+    // Whatever state the hostile driver left, a reset and a clean bring-up serve requests again.
+    std::memset(&g.mem.ram[0x1000], 0, 0x9000);
+    g.avail_idx = 0;
+    g.next_desc = 0;
+    g.bring_up();
+    g.kick(g.request(VirtioBlk::kType_In, 7, kData, 512));
+    REQUIRE(g.used_idx() == 1);
+    REQUIRE(g.request_status() == VirtioBlk::kStatusOk);
+    REQUIRE(g.mem.ram[kData + 9] == disk_pattern(7 * 512 + 9));
+  }
 }
