@@ -105,8 +105,9 @@ class PciBus : public PortDevice, public MmioDevice {
   static constexpr uint16_t kConfigPort = 0xcf8;
   static constexpr uint16_t kConfigPortCount = 8;
   // PCI INTx is level-triggered and shareable (PCI 3.0 2.2.6); all slots share IRQ 11, which
-  // the ISA PC leaves free (COM1 4, RTC 8). The ELCR bit for IRQ 11 must be set by the wiring,
-  // as a BIOS would.
+  // the ISA PC leaves free (COM1 4, RTC 8). Without a $PIR table or ACPI, Linux keeps the
+  // Interrupt Line the "firmware" wrote (arch/x86/pci/irq.c pirq_enable_irq) and never touches
+  // the ELCR, so the wiring should set ELCR bit 11 as a BIOS would.
   static constexpr unsigned kDefaultIrq = 11;
   using Windows = PciWindows;
 

@@ -94,6 +94,24 @@ uint8_t VirtioBlk::config_byte(uint32_t offset) const {
   return offset < sizeof img ? img[offset] : 0;
 }
 
+// offset and len are whole sectors (checked by serve()).
+bool VirtioBlk::read_image(uint8_t* buf, uint64_t len, uint64_t offset) {
+  if (!pread_all(fd_, buf, len, offset)) return false;
+  if (overlay_.empty()) return true;
+  for (uint64_t at = 0; at < len; at += kSectorSize) {
+    auto it = overlay_.find((offset + at) / kSectorSize);
+    if (it != overlay_.end()) std::memcpy(buf + at, it->second.data(), kSectorSize);
+  }
+  return true;
+}
+
+bool VirtioBlk::write_image(const uint8_t* buf, uint64_t len, uint64_t offset) {
+  if (!options_.snapshot) return pwrite_all(fd_, buf, len, offset);
+  for (uint64_t at = 0; at < len; at += kSectorSize)
+    overlay_[(offset + at) / kSectorSize].assign(buf + at, buf + at + kSectorSize);
+  return true;
+}
+
 uint32_t VirtioBlk::handle(unsigned, const VirtqChain& chain, DmaMemory& mem) {
   uint64_t readable = 0, writable = 0;
   for (const VirtqSegment& s : chain.segments) (s.device_writable ? writable : readable) += s.len;
@@ -132,13 +150,13 @@ uint8_t VirtioBlk::serve(uint32_t type, uint64_t sector, const VirtqChain& chain
       for (uint64_t done = 0; done < len;) {
         uint64_t n = std::min(kChunk, len - done);
         if (in) {
-          if (!pread_all(fd_, bounce_.data(), n, disk + done)) return kStatusIoErr;
+          if (!read_image(bounce_.data(), n, disk + done)) return kStatusIoErr;
           if (!stream_copy(mem, chain, true, done, bounce_.data(), n, true)) return kStatusIoErr;
           written = uint32_t(done + n);
           c_bytes_read.inc(n);
         } else {
           if (!stream_copy(mem, chain, false, kHeaderBytes + done, bounce_.data(), n, false)) return kStatusIoErr;
-          if (!pwrite_all(fd_, bounce_.data(), n, disk + done)) return kStatusIoErr;
+          if (!write_image(bounce_.data(), n, disk + done)) return kStatusIoErr;
           c_bytes_written.inc(n);
         }
         done += n;
@@ -146,6 +164,7 @@ uint8_t VirtioBlk::serve(uint32_t type, uint64_t sector, const VirtqChain& chain
       return kStatusOk;
     }
     case kType_Flush:
+      if (options_.snapshot) return kStatusOk;  // nothing of the overlay is meant to persist
       return ::fdatasync(fd_) == 0 ? kStatusOk : kStatusIoErr;
     case kType_GetId: {
       uint8_t id[kIdBytes] = {};

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "devices/virtio_pci.h"
@@ -31,6 +32,9 @@ class VirtioBlk : public VirtioBackend {
   struct Options {
     bool read_only = false;
     std::string serial = "btvmm-disk";  // answered to GET_ID, at most 20 bytes used
+    // `-snapshot`: guest writes land in an in-memory copy-on-write overlay (one entry per written
+    // sector, so it grows up to the image size) and the image file is never written.
+    bool snapshot = false;
   };
 
   // fd stays owned by the caller and must stay open; its size (fstat) rounded down to whole
@@ -46,14 +50,18 @@ class VirtioBlk : public VirtioBackend {
   uint32_t handle(unsigned queue, const VirtqChain& chain, DmaMemory& mem) override;
 
   uint64_t capacity_sectors() const { return capacity_; }
+  uint64_t overlay_sectors() const { return overlay_.size(); }
 
  private:
   uint8_t serve(uint32_t type, uint64_t sector, const VirtqChain& chain, uint64_t readable, uint64_t writable,
                 DmaMemory& mem, uint32_t& written);
+  bool read_image(uint8_t* buf, uint64_t len, uint64_t offset);
+  bool write_image(const uint8_t* buf, uint64_t len, uint64_t offset);
   int fd_;
   Options options_;
   uint64_t capacity_;
   std::vector<uint8_t> bounce_;
+  std::unordered_map<uint64_t, std::vector<uint8_t>> overlay_;  // sector -> its 512 bytes
 };
 
 }  // namespace btvmm::devices

@@ -55,7 +55,8 @@ struct Guest {
   uint16_t avail_idx = 0;
   uint16_t next_desc = 0;
 
-  explicit Guest(bool read_only = false) : fd(make_disk()), blk(fd, VirtioBlk::Options{read_only, "serial-42"}) {
+  explicit Guest(bool read_only = false, bool snapshot = false)
+      : fd(make_disk()), blk(fd, VirtioBlk::Options{read_only, "serial-42", snapshot}) {
     pci.attach(ports, mmio);
     pci.add(dev);
   }
@@ -483,4 +484,24 @@ TEST_CASE("virtio_blk_survives_random_rings_and_register_writes_and_recovers_aft
     REQUIRE(g.request_status() == VirtioBlk::kStatusOk);
     REQUIRE(g.mem.ram[kData + 9] == disk_pattern(7 * 512 + 9));
   }
+}
+
+TEST_CASE("virtio_blk_snapshot_keeps_writes_in_the_overlay_and_the_image_untouched") {
+  Guest g(false, true);
+  g.bring_up();
+  for (unsigned i = 0; i < 1024; ++i) g.mem.ram[kData + i] = uint8_t(0x3c ^ i);
+  g.kick(g.request(VirtioBlk::kType_Out, 10, kData, 1024));
+  CHECK(g.request_status() == VirtioBlk::kStatusOk);
+  CHECK(g.blk.overlay_sectors() == 2);
+  uint8_t b = 0;
+  REQUIRE(::pread(g.fd, &b, 1, 10 * 512) == 1);
+  CHECK(b == disk_pattern(10 * 512));
+  // A read spanning untouched, overlaid and untouched sectors sees the guest's writes.
+  g.kick(g.request(VirtioBlk::kType_In, 9, kData + 0x8000, 2048));
+  CHECK(g.request_status() == VirtioBlk::kStatusOk);
+  CHECK(g.mem.ram[kData + 0x8000] == disk_pattern(9 * 512));
+  CHECK(std::memcmp(&g.mem.ram[kData + 0x8000 + 512], &g.mem.ram[kData], 1024) == 0);
+  CHECK(g.mem.ram[kData + 0x8000 + 1536] == disk_pattern(12 * 512));
+  g.kick(g.request(VirtioBlk::kType_Flush, 0, 0, 0));
+  CHECK(g.request_status() == VirtioBlk::kStatusOk);
 }
