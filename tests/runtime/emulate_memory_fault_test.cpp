@@ -2,6 +2,7 @@
 // faults commit nothing, REP progress at a fault, stack forms, segment overrides and limits,
 // 16-bit addressing, #DE, and the unsupported outcome.
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -246,6 +247,66 @@ TEST_CASE("rep_string_with_zero_count_touches_nothing_and_advances_eip", "[emula
   CHECK(r->kind == StepResult::kContinue);
   CHECK(m.vcpu.eip == d.instruction.next_eip());
   CHECK(m.vcpu.gpr[kEsi] == 0);
+}
+
+namespace {
+// Non-existent memory as a PC's bus sees it: reads all ones, writes dropped (counted).
+class AbsentMemoryEnv final : public CpuEnv {
+ public:
+  uint64_t writes = 0;
+  std::optional<GuestException> read_linear(uint32_t, void* dst, unsigned size, bool) override {
+    std::memset(dst, 0xff, size);
+    return std::nullopt;
+  }
+  std::optional<GuestException> write_linear(uint32_t, const void*, unsigned, bool) override {
+    ++writes;
+    return std::nullopt;
+  }
+  uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
+  void io_write(uint16_t, unsigned, uint32_t) override {}
+  void paging_changed(PagingEvent, uint32_t) override {}
+  uint64_t host_tsc() override { return 0; }
+};
+}  // namespace
+
+TEST_CASE("long_rep_stos_yields_after_the_iteration_cap_with_eip_at_the_instruction", "[emulate]") {
+  Machine m;
+  AbsentMemoryEnv env;
+  m.vcpu.gpr[kEcx] = kMaxStringIterations + 10;
+  m.vcpu.gpr[kEdi] = 0x1000;
+  const uint32_t eip = m.vcpu.eip;
+  const auto d = translator::decode(std::vector<uint8_t>{0xf3, 0xab}, eip);
+  auto r = emulate_memory_instruction(m.vcpu, env, d.instruction);
+  REQUIRE(r.has_value());
+  CHECK(r->kind == StepResult::kContinue);
+  CHECK(m.vcpu.eip == eip);  // resumes like an interrupted REP (SDM vol. 2 REP)
+  CHECK(m.vcpu.gpr[kEcx] == 10);
+  CHECK(m.vcpu.gpr[kEdi] == 0x1000 + 4 * kMaxStringIterations);
+  r = emulate_memory_instruction(m.vcpu, env, d.instruction);
+  REQUIRE(r.has_value());
+  CHECK(r->kind == StepResult::kContinue);
+  CHECK(m.vcpu.eip == d.instruction.next_eip());
+  CHECK(m.vcpu.gpr[kEcx] == 0);
+  CHECK(env.writes == kMaxStringIterations + 10);
+}
+
+TEST_CASE("reads_of_non_existent_memory_see_all_ones_through_alu_and_movzx", "[emulate]") {
+  Machine m;
+  AbsentMemoryEnv env;
+  m.vcpu.gpr[kEbx] = 0x40e;  // the BIOS data area word the Linux decompressor reads first
+  auto run = [&](std::vector<uint8_t> bytes) {
+    const auto d = translator::decode(bytes, m.vcpu.eip);
+    REQUIRE(d.ok());
+    const auto r = emulate_memory_instruction(m.vcpu, env, d.instruction);
+    REQUIRE(r.has_value());
+    CHECK(r->kind == StepResult::kContinue);
+  };
+  run({0x0f, 0xb7, 0x03});  // movzx eax, word [ebx]
+  CHECK(m.vcpu.gpr[kEax] == 0xffff);
+  m.vcpu.gpr[kEcx] = 1;
+  run({0x03, 0x0b});  // add ecx, [ebx]: 1 + 0xffffffff = 0 with CF, ZF, AF, PF
+  CHECK(m.vcpu.gpr[kEcx] == 0);
+  CHECK((m.vcpu.eflags & kArithFlags) == (kFlagCf | kFlagZf | kFlagAf | kFlagPf));
 }
 
 }  // namespace btvmm::runtime::test
