@@ -315,6 +315,22 @@ Outcome register_from_source(VcpuState& vcpu, CpuEnv& env, const DecodedInstruct
   return done();
 }
 
+// SHLD/SHRD r/m, r, imm8/CL (SDM vol. 2 SHLD, SHRD).
+Outcome double_shift(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn, bool left) {
+  const auto& dst = insn.operands()[0];
+  const auto& src = insn.operands()[1];
+  const auto& count = insn.operands()[2];
+  if (!plain(dst) || !is_gpr(src) || !plain(count) || (dst.size != 16 && dst.size != 32)) return unsupported();
+  uint32_t d = 0, s = 0, c = 0;
+  if (auto f = read_for_update(vcpu, env, insn, dst, &d)) return failed(*f);
+  if (auto f = read_operand(vcpu, env, insn, src, &s)) return failed(*f);
+  if (auto f = read_operand(vcpu, env, insn, count, &c)) return failed(*f);
+  const AluResult r = host_double_shift(left, dst.size, d, s, c, vcpu.eflags);
+  if (auto f = write_operand(vcpu, env, insn, dst, r.value, dst.size)) return failed(*f);
+  vcpu.eflags = r.eflags;
+  return done();
+}
+
 // One-operand MUL/IMUL/DIV/IDIV (SDM vol. 2): AL/AX/EAX with AH/DX/EDX, #DE on overflow.
 Outcome multiply_divide(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn, MulDivOp op) {
   const auto& src = insn.operands()[0];
@@ -354,6 +370,8 @@ Outcome dispatch(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_IMUL:
       if (insn.visible_operands().size() == 1) return multiply_divide(vcpu, env, insn, MulDivOp::kImul);
       return register_from_source(vcpu, env, insn, AluOp::kImul);
+    case ZYDIS_MNEMONIC_SHLD: return double_shift(vcpu, env, insn, true);
+    case ZYDIS_MNEMONIC_SHRD: return double_shift(vcpu, env, insn, false);
     case ZYDIS_MNEMONIC_MUL: return multiply_divide(vcpu, env, insn, MulDivOp::kMul);
     case ZYDIS_MNEMONIC_DIV: return multiply_divide(vcpu, env, insn, MulDivOp::kDiv);
     case ZYDIS_MNEMONIC_IDIV: return multiply_divide(vcpu, env, insn, MulDivOp::kIdiv);

@@ -88,6 +88,28 @@ AluResult host_alu(AluOp op, unsigned bits, uint32_t a_in, uint32_t b_in, uint32
 
 namespace {
 
+#define BTVMM_DOUBLE_SHIFT(MN, MOD)                                             \
+  asm volatile(BTVMM_FLAGS_IN MN " %%cl, %" MOD "[b], %" MOD "[a]" BTVMM_FLAGS_OUT \
+               : [a] "+r"(a), [fout] "=&r"(fout)                                \
+               : [b] "r"(b), "c"(c), [fin] "r"(fin)                             \
+               : "cc")
+
+}  // namespace
+
+AluResult host_double_shift(bool left, unsigned bits, uint32_t dst, uint32_t src, uint32_t count, uint32_t eflags) {
+  uint64_t a = dst, b = src, c = count & 0xff, fout = 0;
+  const uint64_t fin = eflags & kArithFlags;
+  if (left) {
+    BTVMM_WORD_OR_DWORD(BTVMM_DOUBLE_SHIFT, "shld")
+  } else {
+    BTVMM_WORD_OR_DWORD(BTVMM_DOUBLE_SHIFT, "shrd")
+  }
+  const uint32_t mask = bits == 16 ? 0xffffu : 0xffffffffu;
+  return {uint32_t(a) & mask, (eflags & ~kArithFlags) | (uint32_t(fout) & kArithFlags)};
+}
+
+namespace {
+
 #define BTVMM_MULDIV(MN, MOD)                                                  \
   asm volatile(BTVMM_FLAGS_IN MN " %" MOD "[s]" BTVMM_FLAGS_OUT                 \
                : "+a"(ax), "+d"(dx), [fout] "=&r"(fout)                        \
@@ -142,5 +164,6 @@ MulDivResult host_muldiv(MulDivOp op, unsigned bits, uint32_t eax, uint32_t edx,
 #undef BTVMM_SIZED
 #undef BTVMM_WORD_OR_DWORD
 #undef BTVMM_MULDIV
+#undef BTVMM_DOUBLE_SHIFT
 
 }  // namespace btvmm::runtime

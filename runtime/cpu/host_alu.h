@@ -24,6 +24,9 @@ struct AluResult {
 // `bits` is 8, 16 or 32 (8 is refused for the bit-test group, which has no byte form).
 AluResult host_alu(AluOp op, unsigned bits, uint32_t a, uint32_t b, uint32_t eflags);
 
+// SHLD/SHRD (16/32 bits): `dst` shifted by `count` (masked by the CPU) with bits from `src`.
+AluResult host_double_shift(bool left, unsigned bits, uint32_t dst, uint32_t src, uint32_t count, uint32_t eflags);
+
 // One-operand MUL/IMUL/DIV/IDIV on AL/AX/EAX (and AH/DX/EDX) with source `src`.
 enum class MulDivOp { kMul, kImul, kDiv, kIdiv };
 struct MulDivResult {

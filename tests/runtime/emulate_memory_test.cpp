@@ -208,12 +208,21 @@ TEST_CASE("emulated_xchg_cmpxchg_xadd_bit_tests_and_setcc_match_the_host_cpu", "
   sweep(forms, 24);
 }
 
-TEST_CASE("emulated_cmov_bsf_bsr_imul_mul_div_match_the_host_cpu", "[emulate]") {
+TEST_CASE("emulated_cmov_bsf_bsr_imul_mul_div_shld_shrd_match_the_host_cpu", "[emulate]") {
   std::vector<Form> forms = {
       {{0x0f, 0xbc, 0x03}}, {{0x0f, 0xbd, 0x03}}, {{0x66, 0x0f, 0xbc, 0x03}}, {{0x66, 0x0f, 0xbd, 0x03}},
       {{0x0f, 0xaf, 0x03}}, {{0x66, 0x0f, 0xaf, 0x13}}, {{0x6b, 0x03, 0x85}}, {{0x66, 0x6b, 0x13, 0x07}},
       {with_u32({0x69, 0x0b}, 0x12345)},
   };
+  for (uint8_t count : {0, 1, 5, 16, 31, 40}) {  // shld/shrd [ebx], edx/dx, imm8
+    forms.push_back({{0x0f, 0xa4, 0x13, count}});
+    forms.push_back({{0x0f, 0xac, 0x13, count}});
+    forms.push_back({{0x66, 0x0f, 0xa4, 0x13, count}});
+  }
+  for (uint8_t opc : {0xa5, 0xad}) {  // shld/shrd [ebx], edx, cl
+    forms.push_back({{0x0f, opc, 0x13}});
+    forms.push_back({{0x66, 0x0f, opc, 0x13}});
+  }
   for (uint8_t cc = 0; cc < 16; ++cc) {
     forms.push_back({{0x0f, uint8_t(0x40 + cc), 0x03}});
     forms.push_back({{0x66, 0x0f, uint8_t(0x40 + cc), 0x13}});
