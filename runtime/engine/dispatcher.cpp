@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/stats.h"
 #include "mmu/paging.h"
+#include "runtime/cpu/emulate_memory.h"
 #include "runtime/cpu/execute.h"
 #include "runtime/engine/simulate.h"
 #include "runtime/engine/tc_fault_handler.h"
@@ -19,6 +20,7 @@ namespace btvmm::runtime::engine {
 namespace {
 stats::Counter c_exits_monitor{"tc.exits_monitor", "exits from the TC to execute an instruction in the monitor"};
 stats::Counter c_exits_branch{"tc.exits_branch", "exits from the TC at an unchained branch or indirect miss"};
+stats::Counter c_emulated{"tc.emulated_accesses", "TC instructions executed in the monitor because their access cannot be shadowed (page 0, non-RAM, MMIO)"};
 stats::Counter c_exits_interrupt{"tc.exits_interrupt", "exits from the TC at a CCF entry with attention set"};
 stats::Counter c_exits_fault{"tc.exits_fault", "exits from the TC with a guest exception"};
 stats::Counter c_indirect_hits{"tc.indirect_hits", "indirect branches and returns found by the inline lookup"};
@@ -209,7 +211,7 @@ StepResult Engine::deliver_tu_fault(const translator::GuestFault& f) {
   return StepResult::cont();  // the page became fetchable meanwhile: just retry
 }
 
-StepResult Engine::run_in_monitor() {
+std::variant<translator::DecodedInstruction, StepResult> Engine::fetch_and_decode() {
   const uint32_t la = vcpu_.seg[kCs].base + vcpu_.eip;
   uint8_t bytes[translator::kMaxInstructionLength] = {};
   // Fetch page by page, so an instruction that straddles into an absent page still decodes when
@@ -226,13 +228,7 @@ StepResult Engine::run_in_monitor() {
   const translator::DecodeResult d = translator::decode({bytes, got}, vcpu_.eip);
   switch (d.status) {
     case translator::DecodeStatus::kOk:
-      if (simulate_.count(vcpu_.eip)) {
-        if (std::optional<StepResult> r = simulate_store(vcpu_, env_, d.instruction)) {
-          c_simulated_stores.inc();
-          return *r;
-        }
-      }
-      return execute_instruction(vcpu_, env_, d.instruction);
+      return d.instruction;
     case translator::DecodeStatus::kNeedMoreBytes:
       if (fetch_fault) return StepResult::fault(*fetch_fault);
       return StepResult::fault(ud());
@@ -242,6 +238,36 @@ StepResult Engine::run_in_monitor() {
       break;
   }
   return StepResult::fault(ud());
+}
+
+StepResult Engine::run_in_monitor() {
+  auto decoded = fetch_and_decode();
+  if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
+  const auto& insn = std::get<translator::DecodedInstruction>(decoded);
+  if (simulate_.count(vcpu_.eip)) {
+    if (std::optional<StepResult> r = simulate_store(vcpu_, env_, insn)) {
+      c_simulated_stores.inc();
+      return *r;
+    }
+  }
+  return execute_instruction(vcpu_, env_, insn);
+}
+
+void Engine::record_emulation(uint32_t eip) {
+  emulate_pending_ = true;
+  vcpu_.eip = eip;
+  vcpu_.exit_reason = TcExit::kFault;
+}
+
+std::optional<StepResult> Engine::emulate_in_monitor() {
+  c_emulated.inc();
+  auto decoded = fetch_and_decode();
+  if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
+  const auto& insn = std::get<translator::DecodedInstruction>(decoded);
+  if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return r;
+  last_error_ = fmt::format("guest EIP {:#x}: '{}' touches memory the shadow cannot map (guest page 0, non-RAM or "
+                            "MMIO) and is not an instruction the monitor emulates yet", vcpu_.eip, insn.text());
+  return std::nullopt;
 }
 
 bool Engine::deliver(const StepResult& r) {
@@ -354,6 +380,13 @@ RunResult Engine::run() {
         break;
       case TcExit::kFault: {
         c_exits_fault.inc();
+        if (emulate_pending_) {
+          emulate_pending_ = false;
+          const std::optional<StepResult> r = emulate_in_monitor();
+          if (!r) return RunResult::kUnsupported;
+          if (!deliver(*r)) return RunResult::kTripleFault;
+          break;
+        }
         if (!pending_fault_) {
           vcpu_.exit_reason = TcExit::kNone;
           return RunResult::kUnsupported;

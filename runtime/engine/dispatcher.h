@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -82,6 +83,9 @@ class Engine {
   // Used by the fault handler (tc_fault_handler.cpp) while translated code runs.
   void record_fault(const GuestException& e, uint32_t eip);
   void record_unsupported(std::string what);
+  // The instruction at `eip` touched memory the shadow cannot map (guest page 0, non-RAM, MMIO):
+  // the dispatcher executes it in the monitor (runtime/cpu/emulate_memory.h).
+  void record_emulation(uint32_t eip);
   // A traced write trapped at guest `eip` inside `ccf`: counts it, and past the threshold marks the
   // instruction SIMULATE and invalidates the CCF so it is retranslated.
   void note_traced_write(uint32_t eip, translator::Ccf* ccf);
@@ -100,6 +104,12 @@ class Engine {
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
   StepResult run_in_monitor();
+  // Fetches and decodes the instruction at vcpu.eip through the guest's paging; on failure
+  // returns the guest exception that fetching or decoding raises.
+  std::variant<translator::DecodedInstruction, StepResult> fetch_and_decode();
+  // Executes the instruction at vcpu.eip whose access needs emulation; empty (last_error() set)
+  // when it is not an instruction the monitor emulates.
+  std::optional<StepResult> emulate_in_monitor();
   StepResult deliver_tu_fault(const translator::GuestFault& f);
   void on_branch_exit();
   bool deliver(const StepResult& r);  // false: shutdown
@@ -121,6 +131,7 @@ class Engine {
   std::unique_ptr<HostFpuArea> host_fpu_;
   CcfTraceFn trace_;
   std::optional<GuestException> pending_fault_;
+  bool emulate_pending_ = false;
   std::string last_error_;
   std::optional<translator::GuestFault> tu_fault_;
   std::unordered_map<uint32_t, unsigned> trap_counts_;

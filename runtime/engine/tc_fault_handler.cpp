@@ -24,6 +24,7 @@ namespace {
 stats::Counter c_hidden{"traps.hidden_fault", "TC faults on guest pages not yet shadowed (filled, then retried)"};
 stats::Counter c_guest_pf{"traps.guest_pf", "TC faults the guest's page tables explain (reflected as #PF)"};
 stats::Counter c_traced{"traps.traced_write", "TC writes to traced pages (page tables, code), single-stepped"};
+stats::Counter c_emulate{"traps.emulate", "TC faults on accesses the shadow cannot map (page 0, non-RAM, MMIO), emulated"};
 stats::Counter c_de{"traps.de", "#DE raised by translated code"};
 stats::Counter c_mf{"traps.mf", "x87/SSE exceptions raised by translated code"};
 stats::Counter c_ud{"traps.ud", "#UD raised by translated code"};
@@ -121,9 +122,10 @@ void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, uint32_t eip) {
     case mmu::FillStatus::kEmulate:
       break;
   }
-  e.record_unsupported(fmt::format("guest EIP {:#x}: access to {:#x} needs emulation (MMIO or page 0), "
-                                   "not implemented in the TC", eip, addr));
-  e.vcpu().eip = eip;
+  // Guest page 0 or memory the guest's tables lead outside RAM: the monitor executes this one
+  // instruction through CpuEnv (runtime/cpu/emulate_memory.h).
+  c_emulate.inc();
+  e.record_emulation(eip);
   g[REG_RIP] = static_cast<greg_t>(e.exit_common());
 }
 
