@@ -12,17 +12,8 @@ log="${3:-$boot/qemu-$test_name.log}"
 # Seconds QEMU may run before the boot counts as hung (it takes ~15 s on the project's machines).
 limit="${BTVMM_LINUX_QEMU_TIMEOUT:-240}"
 
-qemu="$(command -v qemu-system-i386 || true)"
-if [ -z "$qemu" ]; then
-  echo "SKIP: qemu-system-i386 not found (Debian package qemu-system-x86)"
-  exit 77
-fi
-if [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
-  echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
-  exit 77
-fi
-
 . "$here/qemu-reference.sh"
+require_qemu_and_boot_set "$boot"
 qemu_reference_args "$boot" "$(linux_cmdline "btvmm.test=$test_name")"
 echo "+ qemu-system-i386 ${qemu_args[*]}"
 

@@ -1,6 +1,20 @@
 # Sourced by the QEMU wrappers: the one definition of the reference machine, the minimal ISA PC
 # of CONVENTIONS.md ("Devices a stock Linux kernel will use"), and of the kernel command line
-# (scripts/linux/cmdline). Defines functions only; runs nothing.
+# (scripts/linux/cmdline), and of the skip checks. Defines functions only; runs nothing.
+
+# require_qemu_and_boot_set BOOT_DIR: exits 77 (ctest's skip), saying why, when qemu-system-i386
+# or the prepared boot set is missing; otherwise sets `qemu` to QEMU's path.
+require_qemu_and_boot_set() {
+  qemu="$(command -v qemu-system-i386 || true)"
+  if [ -z "$qemu" ]; then
+    echo "SKIP: qemu-system-i386 not found (Debian package qemu-system-x86)"
+    exit 77
+  fi
+  if [ ! -e "$1/vmlinuz" ] || [ ! -e "$1/initramfs.cpio.gz" ]; then
+    echo "SKIP: no boot set in $1 (the linux_boot_set_prepared fixture was skipped or failed)"
+    exit 77
+  fi
+}
 
 # linux_cmdline [EXTRA...]: the boot set's command line, with EXTRA words appended.
 linux_cmdline() {
