@@ -148,7 +148,6 @@ int run_command(const RunOptions& o, mmu::Window* window) {
       break;
     }
     // Reboot: a fresh machine (memory zeroed, devices reset) with the same boot set.
-    current.store(nullptr);
     m.reset();
     m = std::make_unique<Machine>(o.memory_mib << 20, console);
     plan = load_kernel(input, m->memory());
