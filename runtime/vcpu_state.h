@@ -107,6 +107,10 @@ struct VcpuState {
   uint64_t apic_base = 0;
   // FPU/SSE state in FXSAVE format (SDM vol. 1 10.5.1), 16-byte aligned.
   alignas(16) uint8_t fxsave[512] = {};
+  // Appended for the TC: an external interrupt waits at the interrupt controller, as the dispatcher
+  // saw it just before entering translated code. In-TC sti/popf that set IF read it to leave for
+  // the dispatcher after the interrupt shadow (SDM vol. 3 6.8.3); a later arrival raises `attention`.
+  uint32_t irq_pending = 0;
 
   uint32_t& reg(Gpr r) { return gpr[r]; }
   uint32_t reg(Gpr r) const { return gpr[r]; }

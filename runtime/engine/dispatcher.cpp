@@ -361,6 +361,7 @@ RunResult Engine::run() {
       vcpu_.interrupt_shadow = false;
     }
     c_entries.inc();
+    vcpu_.irq_pending = host_.interrupt_pending();
     const TcExit why = trampolines_.enter(vcpu_, entry, *host_fpu_);
     c_indirect_hits.inc(lookup_.hits() - hits_reported_);
     hits_reported_ = lookup_.hits();
