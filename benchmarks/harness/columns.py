@@ -40,7 +40,7 @@ class Context:
         return os.path.join(self.build_dir, "benchmarks", "native64", workload)
 
     def btvmm(self) -> str:
-        return os.path.join(self.build_dir, "host", "btvmm")
+        return os.environ.get("BTVMM_BENCH_BTVMM", os.path.join(self.build_dir, "host", "btvmm"))
 
     def guest_kernel(self) -> str:
         return os.environ.get("BTVMM_BENCH_GUEST",
