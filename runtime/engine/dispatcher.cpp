@@ -13,6 +13,7 @@
 #include "runtime/cpu/execute.h"
 #include "runtime/engine/simulate.h"
 #include "runtime/engine/tc_fault_handler.h"
+#include "translator/classify.h"
 #include "translator/emit_ccf.h"
 
 namespace btvmm::runtime::engine {
@@ -250,6 +251,12 @@ StepResult Engine::run_in_monitor() {
       return *r;
     }
   }
+  // An ordinary instruction reaches the monitor when the emitter could not compensate it in the TC
+  // (e.g. an FS/GS override with AH..BH, which cannot be re-encoded with REX): emulate it exactly.
+  const translator::Kind kind = translator::classify(insn).kind;
+  if (kind == translator::Kind::kIdent || kind == translator::Kind::kIdentAddr32 ||
+      kind == translator::Kind::kReencode32)
+    if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return *r;
   return execute_instruction(vcpu_, env_, insn);
 }
 

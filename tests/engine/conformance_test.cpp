@@ -1,7 +1,8 @@
 // Instruction conformance (issue 5, "Must show at the end", second bullet): a few thousand seeded
 // random instruction forms run as guest kernel code from the TC and in a 32-bit reference process
 // (native/runner.c: natively where the host runs i386 code, else under qemu-i386); final
-// registers, arithmetic flags + DF and the data page must agree. Flags the SDM leaves undefined
+// registers, arithmetic flags + DF and the data page must agree. FS and GS carry non-zero bases
+// (CONF_FS_BASE, CONF_GS_BASE) in both worlds. Flags the SDM leaves undefined
 // for a form are not compared (an emulating reference need not match the host CPU there).
 // Set BTVMM_SEED to reproduce a run; the seed and the failing form are printed on mismatch.
 #include <catch2/catch.hpp>
@@ -37,6 +38,16 @@ uint32_t pick(Rng& r, uint32_t n) { return std::uniform_int_distribution<uint32_
 x86::Gp reg(Rng& r) { return kRegs[pick(r, 6)]; }
 x86::Mem mem(Rng& r, unsigned size) {
   x86::Mem m = x86::ptr(x86::ebx, static_cast<int32_t>(pick(r, 0x200)) * 4 - 0x400);
+  m.setSize(size);
+  return m;
+}
+// A data-page operand addressed through FS or GS: the displacement subtracts the segment base, so
+// base + EBX + displacement wraps around 4 GiB onto the same data the flat forms use.
+x86::Mem seg_mem(Rng& r, bool gs, unsigned size) {
+  const uint32_t base = gs ? CONF_GS_BASE : CONF_FS_BASE;
+  const uint32_t disp = static_cast<uint32_t>(static_cast<int32_t>(pick(r, 0x200)) * 4 - 0x400) - base;
+  x86::Mem m = x86::ptr(x86::ebx, static_cast<int32_t>(disp));
+  m.setSegment(gs ? x86::gs : x86::fs);
   m.setSize(size);
   return m;
 }
@@ -210,6 +221,29 @@ const Form kForms[] = {
         default: a.cdq(); break;
       }
     },
+    [](x86::Assembler& a, Rng& r) {  // FS/GS overrides with non-zero bases (addresses wrap at 4 GiB)
+      const bool gs = pick(r, 2);
+      const x86::Mem m = seg_mem(r, gs, 1u << pick(r, 3));
+      const x86::Mem m32 = seg_mem(r, gs, 4);
+      switch (pick(r, 9)) {
+        case 0: a.mov(reg(r), m32); break;
+        case 1: a.mov(m32, reg(r)); break;
+        case 2: a.emit(kAlu[pick(r, 9)], m, asmjit::Imm(static_cast<int8_t>(imm(r)))); break;
+        case 3: a.emit(kAlu[pick(r, 8)], reg(r), m32); break;  // no test r, m form
+        case 4: a.emit(kUnary[pick(r, 4)], m); break;
+        case 5: a.movzx(reg(r), seg_mem(r, gs, 1 + pick(r, 2))); break;
+        case 6: a.push(m32); a.pop(reg(r)); break;
+        case 7: a.mov(x86::ah, seg_mem(r, gs, 1)); break;  // a high-byte register: not re-encodable with REX
+        default: {  // a string source through the override
+          x86::Mem source = seg_mem(r, gs, 0);
+          source.resetSegment();
+          a.lea(x86::esi, source);
+          a.db(gs ? 0x65 : 0x64);
+          a.lodsd();
+          break;
+        }
+      }
+    },
 };
 constexpr unsigned kFormCount = sizeof kForms / sizeof kForms[0];
 
@@ -228,6 +262,7 @@ constexpr uint32_t kUndefined[kFormCount] = {
     0,                                                    // stack
     0,                                                    // control flow
     0,                                                    // flag instructions
+    kFlagAf,                                              // segment overrides: and/or/xor/test AF
 };
 
 conf_case make_case(Rng& r, unsigned& form_out, uint32_t& undefined) {
@@ -312,6 +347,8 @@ TEST_CASE("conformance_tc_matches_native_32bit_execution_of_random_instruction_f
   std::system(fmt::format("rm -rf {}", dir).c_str());
 
   Machine m;
+  m.vcpu.seg[kFs].base = m.vcpu.seg_base_cache[kFs] = CONF_FS_BASE;
+  m.vcpu.seg[kGs].base = m.vcpu.seg_base_cache[kGs] = CONF_GS_BASE;
   unsigned mismatches = 0;
   constexpr uint32_t kCompared = kArithFlags | kFlagDf;
   for (unsigned i = 0; i < kCases && mismatches < 5; ++i) {

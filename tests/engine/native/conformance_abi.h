@@ -9,6 +9,10 @@
 #define CONF_CODE_ADDR 0x00900000u /* code page */
 #define CONF_DATA_SIZE 4096u
 #define CONF_CODE_MAX 512u
+/* Bases of FS and GS while a case runs. Both exceed the data address, so an address through them
+ * reaches the data page only by wrapping around 4 GiB (the sum is 32 bits, SDM vol. 3 3.4). */
+#define CONF_FS_BASE 0xC0001000u
+#define CONF_GS_BASE 0x7FFFF000u
 
 /* EAX ECX EDX EBX ESP EBP ESI EDI, then EFLAGS (arithmetic flags and DF only on input). */
 struct conf_state {

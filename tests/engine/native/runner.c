@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <asm/ldt.h>
 
 #include "conformance_abi.h"
 
 struct conf_state conf_in, conf_out;
 void* conf_code_ptr = (void*)CONF_CODE_ADDR;
 void* conf_epilogue_ptr;
+uint16_t conf_fs_selector, conf_gs_selector; /* loaded by conf_run for the case only */
 void conf_run(void);      /* runner_entry.S */
 void conf_epilogue(void); /* runner_entry.S */
 
@@ -23,6 +28,24 @@ static void map_fixed(uint32_t addr, int prot) {
     perror("mmap fixed");
     exit(2);
   }
+}
+
+/* A flat 4 GiB data segment with the given base in a free TLS slot of the GDT (set_thread_area, the
+ * only descriptor a 32-bit process can install that the hardware or qemu-i386 really uses). */
+static uint16_t tls_data_selector(uint32_t base) {
+  struct user_desc d;
+  memset(&d, 0, sizeof d);
+  d.entry_number = (unsigned)-1;
+  d.base_addr = base;
+  d.limit = 0xfffff;
+  d.seg_32bit = 1;
+  d.limit_in_pages = 1;
+  d.useable = 1;
+  if (syscall(SYS_set_thread_area, &d) != 0) {
+    perror("set_thread_area");
+    exit(2);
+  }
+  return (uint16_t)(d.entry_number << 3 | 3);
 }
 
 int main(int argc, char** argv) {
@@ -39,6 +62,8 @@ int main(int argc, char** argv) {
   map_fixed(CONF_DATA_ADDR, PROT_READ | PROT_WRITE);
   map_fixed(CONF_CODE_ADDR, PROT_READ | PROT_WRITE | PROT_EXEC);
   conf_epilogue_ptr = (void*)conf_epilogue;
+  conf_fs_selector = tls_data_selector(CONF_FS_BASE);
+  conf_gs_selector = tls_data_selector(CONF_GS_BASE);
   static struct conf_case c;
   static struct conf_result r;
   while (fread(&c, sizeof c, 1, in) == 1) {

@@ -1,12 +1,16 @@
 /* Entry and exit of a conformance case in the 32-bit runner: saves the host registers, loads the
- * case's registers and flags, jumps to the code; the epilogue stores the final state using mov
- * only until ESP is the runner's own again, so the case's stack memory is never touched. */
+ * case's registers, flags and FS/GS selectors, jumps to the code; the epilogue stores the final state
+ * using mov only until ESP is the runner's own again, so the case's stack memory is never touched.
+ * GS is glibc's thread pointer: it is restored before any C code runs again. */
         .text
         .globl conf_run
 conf_run:
         pushal
         pushfl
         movl %esp, host_esp
+        movw %gs, host_gs
+        movw conf_fs_selector, %fs
+        movw conf_gs_selector, %gs
         pushl conf_in+32
         popfl
         movl conf_in+0, %eax
@@ -23,6 +27,7 @@ conf_run:
 conf_epilogue:
         movl %esp, conf_out+16
         movl host_esp, %esp
+        movw host_gs, %gs
         pushfl
         popl conf_out+32
         movl %eax, conf_out+0
@@ -39,5 +44,7 @@ conf_epilogue:
         .bss
         .align 4
 host_esp:
+        .long 0
+host_gs:
         .long 0
         .section .note.GNU-stack,"",@progbits
