@@ -63,9 +63,14 @@ void Machine::request_timeout() { stop(StopReason::kTimeout); }
 void Machine::wake() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  woken_.store(true, std::memory_order_release);
 }
 
 void Machine::consume_wake() {
+  // Cleared before the read: a wake racing with us either is drained by this read or sets the
+  // flag again after its write, so the eventfd is never left readable with the flag clear.
+  if (!woken_.load(std::memory_order_acquire)) return;
+  woken_.exchange(false, std::memory_order_acq_rel);
   uint64_t v;
   [[maybe_unused]] ssize_t n = read(wake_fd_, &v, sizeof v);
 }

@@ -52,6 +52,8 @@ class Machine : public devices::MachineControl, public devices::Clock {
   // An eventfd that becomes readable when something from outside the vCPU thread needs
   // attention (input, quit); backends wait on it while the guest halts.
   int wake_fd() const { return wake_fd_; }
+  // Drains the eventfd; costs one atomic load and no system call, when nothing woke the machine
+  // (the BT dispatcher calls it on every pass).
   void consume_wake();
 
  private:
@@ -66,6 +68,8 @@ class Machine : public devices::MachineControl, public devices::Clock {
   std::atomic<StopReason> stop_{StopReason::kNone};
   int exit_status_ = 0;
   int wake_fd_ = -1;
+  // Set after each write to wake_fd_, so a set flag always has the write behind it.
+  std::atomic<bool> woken_{false};
   std::mutex input_mu_;
   std::deque<uint8_t> input_;
 };
