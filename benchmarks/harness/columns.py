@@ -31,6 +31,9 @@ class Context:
     repo_dir: str
     quick: bool
     timeout_s: float
+    # The SPECint-style workloads at their small (--quick) inputs with normal repetitions:
+    # for backends too slow for the full inputs within a session (recorded as spec_size).
+    spec_small: bool = False
     cache: dict = field(default_factory=dict)
 
     def native32(self, workload: str) -> str:
@@ -47,10 +50,10 @@ class Context:
                               os.path.join(self.build_dir, GUEST_KERNEL_RELPATH))
 
     def workload_args(self) -> List[str]:
-        return ["--quick"] if self.quick else []
+        return ["--quick"] if self.quick or self.spec_small else []
 
     def guest_append(self, workload: str) -> str:
-        return f"bench={workload}" + (" benchargs=--quick" if self.quick else "")
+        return f"bench={workload}" + (" benchargs=--quick" if self.quick or self.spec_small else "")
 
 
 @dataclass

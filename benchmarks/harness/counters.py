@@ -11,6 +11,8 @@ from typing import Dict, List, Optional
 
 # The counters that explain time in a guest run, in the order they are explained.
 WHY = [
+    ("tc.entries", "entries into the TC from the dispatcher"),
+    ("tc.exits_branch", "TC exits at unchained branches or indirect misses"),
     ("tc.exits_monitor", "monitor exits from the TC"),
     ("tc.exits_fault", "faults taken in the TC"),
     ("tc.indirect_misses", "indirect-branch lookups that missed the inline table"),

@@ -202,6 +202,10 @@ def results_markdown(doc: dict, table: str, png_name: Optional[str], json_name: 
         "system CPU time of the run, wall_s = wall clock; both are in the JSON), median of the "
         "passing repetitions",
         f"* baseline: {base}; guest kernel for the guest columns: `{s.get('guest_kernel')}`",
+        f"* inputs: {s.get('spec_size', 'full')}" + (
+            " (the --quick inputs, ~0.1 s natively: a guest column's time is mostly its VM's "
+            "boot and start-up, so guest ratios understate guest speed)"
+            if s.get("spec_size") == "small" else " (2-10 s natively)"),
         "",
         "```",
         table,

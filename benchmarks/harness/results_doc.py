@@ -66,7 +66,10 @@ def readme_region(doc: dict, spec_table: Optional[str]) -> str:
              f"{doc['settings']['repetitions']} interleaved repetitions. Details, raw data and "
              "chart: [benchmarks/RESULTS.md](benchmarks/RESULTS.md).", ""]
     if spec_table:
-        lines += ["SPECint-style suite (speed relative to the baseline; higher is faster):", "",
+        small = doc["settings"].get("spec_size") == "small"
+        lines += ["SPECint-style suite (speed relative to the baseline; higher is faster"
+                  + ("; small inputs, ~0.1 s natively, so guest columns are dominated by VM "
+                     "start-up" if small else "") + "):", "",
                   "```", spec_table, "```", ""]
     k, lx = doc.get("kernel"), doc.get("linux")
     if k:
