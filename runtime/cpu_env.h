@@ -46,6 +46,9 @@ class CpuEnv {
   virtual void paging_changed(PagingEvent what, uint32_t addr) = 0;
   // Host TSC as the guest sees it before tsc_offset (rdtsc).
   virtual uint64_t host_tsc() = 0;
+  // Rate of host_tsc() in kHz, or 0 if this environment does not know it; CPUID leaves 0x15/0x16
+  // report it (0: "ratio not enumerated", SDM vol. 2 CPUID leaf 15H). Constant for an env's life.
+  virtual uint32_t tsc_khz() { return 0; }
 };
 
 }  // namespace btvmm::runtime

@@ -1,5 +1,8 @@
+// CpuEnv over the real machine (see monitor_env.h); also measures the host TSC rate for CPUID.
+// Never reaches guest memory except through GuestMemory, the write traces and the buses.
 #include "runtime/monitor_env.h"
 
+#include <time.h>
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -77,5 +80,55 @@ void MonitorEnv::paging_changed(PagingEvent what, uint32_t addr) {
 }
 
 uint64_t MonitorEnv::host_tsc() { return __rdtsc(); }
+
+uint32_t MonitorEnv::tsc_khz() { return host_tsc_khz(); }
+
+namespace {
+
+struct ClockSample {
+  uint64_t tsc = 0, ns = 0;
+};
+
+uint64_t monotonic_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// One (TSC, clock) pair: the clock read bracketed by two TSC reads, keeping the narrowest bracket
+// of several tries, so a preemption between the reads cannot skew the pair.
+ClockSample sample_clock() {
+  ClockSample best;
+  uint64_t best_width = UINT64_MAX;
+  for (int i = 0; i < 16; ++i) {
+    const uint64_t t0 = __rdtsc();
+    const uint64_t ns = monotonic_now_ns();
+    const uint64_t t1 = __rdtsc();
+    if (t1 - t0 < best_width) {
+      best_width = t1 - t0;
+      best = {t0 + (t1 - t0) / 2, ns};
+    }
+  }
+  return best;
+}
+
+uint32_t measure_tsc_khz() {
+  const ClockSample a = sample_clock();
+  // 25 ms: a bracket of even 1 us at each end stays under 100 ppm; typical brackets (tens of ns)
+  // give a few ppm, far better than the 500 ppm Linux accepts from its fast PIT calibration.
+  timespec pause{0, 25000000};
+  while (nanosleep(&pause, &pause) != 0) {
+  }
+  const ClockSample b = sample_clock();
+  const uint64_t ns = b.ns - a.ns;
+  return uint32_t(((unsigned __int128)(b.tsc - a.tsc) * 1000000u + ns / 2) / ns);
+}
+
+}  // namespace
+
+uint32_t host_tsc_khz() {
+  static const uint32_t khz = measure_tsc_khz();
+  return khz;
+}
 
 }  // namespace btvmm::runtime

@@ -15,6 +15,11 @@
 
 namespace btvmm::runtime {
 
+// Host TSC frequency in kHz, measured once per process against CLOCK_MONOTONIC, the clock the
+// devices (PIT, RTC) run on, so guest TSC and guest timers agree. Assumes an invariant host TSC
+// (constant_tsc, nonstop_tsc), as on every x86-64 host btvmm targets. Blocks ~25 ms on first use.
+uint32_t host_tsc_khz();
+
 class MonitorEnv : public CpuEnv {
  public:
   using PagingHook = std::function<void(PagingEvent, uint32_t)>;
@@ -31,6 +36,8 @@ class MonitorEnv : public CpuEnv {
   void io_write(uint16_t port, unsigned size, uint32_t value) override;
   void paging_changed(PagingEvent what, uint32_t addr) override;
   uint64_t host_tsc() override;
+  // The host TSC rate, measured once per process (host_tsc_khz()).
+  uint32_t tsc_khz() override;
 
   mmu::GuestPagingState paging_state() const { return {vcpu_.cr0, vcpu_.cr3, vcpu_.cr4}; }
 

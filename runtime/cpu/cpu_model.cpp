@@ -3,6 +3,7 @@
 #include "runtime/cpu/cpu_model.h"
 
 #include <cstring>
+#include <numeric>
 
 #include "runtime/cpu/counters.h"
 #include "runtime/cpu/system_instructions.h"
@@ -10,18 +11,39 @@
 namespace btvmm::runtime {
 namespace {
 
-constexpr uint32_t kMaxBasicLeaf = 1;
 constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
 
 // CPUID.01H:EDX bits (SDM vol. 2 table 3-11).
 constexpr uint32_t kFpu = 1u << 0, kDebugExt = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4, kMsr = 1u << 5,
                    kCx8 = 1u << 8, kPge = 1u << 13, kCmov = 1u << 15, kMmx = 1u << 23, kFxsr = 1u << 24,
                    kSse = 1u << 25, kSse2 = 1u << 26;
+// CPUID.01H:ECX bit 31: reserved for a hypervisor to say one is present (SDM vol. 2 table 3-10
+// leaves it "not used"; VMware, KVM and QEMU set it). Linux then expects no PMU and no microcode
+// loader (arch/x86/events/core.c check_hw_exists, microcode/core.c), as in any VM.
+constexpr uint32_t kHypervisor = 1u << 31;
 
 // Family 6, model 13, stepping 6 (a Pentium M class part: SSE2 without PAE or an APIC).
 constexpr uint32_t kSignature = (6u << 8) | (13u << 4) | 6u;
 
 constexpr char kBrand[48] = "btvmm virtual CPU";
+
+// Leaf 15H describes the TSC as crystal * EBX / EAX. A 1 MHz crystal with EAX:EBX = 1000:tsc_khz
+// reduced by their gcd is exact to the kHz; Linux multiplies crystal_khz * EBX in 32 bits
+// (native_calibrate_tsc), so for TSCs above ~4.29 GHz the ratio is rounded to fit.
+constexpr uint32_t kCrystalHz = 1000000;
+
+CpuidResult tsc_leaf(uint32_t tsc_khz) {
+  if (tsc_khz == 0) return {};  // EBX = 0: ratio not enumerated
+  uint32_t den = kCrystalHz / 1000, num = tsc_khz;
+  while (uint64_t(kCrystalHz / 1000) * num > UINT32_MAX && den > 1) {
+    num = (num + 5) / 10;
+    den /= 10;
+  }
+  const uint32_t g = std::gcd(den, num);
+  den /= g;
+  num /= g;
+  return {den, num, kCrystalHz, 0};
+}
 
 uint32_t word(const char* s) {
   uint32_t v;
@@ -36,27 +58,46 @@ void set_edx_eax(VcpuState& vcpu, uint64_t v) {
 
 }  // namespace
 
-CpuidResult cpuid_leaf(uint32_t leaf) {
+CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz) {
+  // Intel: a leaf above the highest basic or extended one returns the highest basic leaf.
   if (leaf >= 0x80000000) {
-    if (leaf > kMaxExtendedLeaf) leaf = kMaxBasicLeaf;  // Intel: out-of-range -> highest basic leaf
+    if (leaf > kMaxExtendedLeaf) leaf = kMaxBasicLeaf;
   } else if (leaf > kMaxBasicLeaf) {
     leaf = kMaxBasicLeaf;
   }
+  (void)subleaf;  // leaves 4, 7, 0xb and 0xd have sub-leaves, all empty in this model
   switch (leaf) {
     case 0: return {kMaxBasicLeaf, word("Genu"), word("ntel"), word("ineI")};
-    case 1: return {kSignature, 0, 0, kFpu | kDebugExt | kPse | kTsc | kMsr | kCx8 | kPge | kCmov | kMmx | kFxsr | kSse | kSse2};
+    case 1:
+      return {kSignature, 0, kHypervisor,
+              kFpu | kDebugExt | kPse | kTsc | kMsr | kCx8 | kPge | kCmov | kMmx | kFxsr | kSse | kSse2};
+    // Leaf 2: AL = 1 (one call), every descriptor byte null: no cache or TLB is described, and
+    // leaf 4 sub-leaf 0 has cache type 0 (no caches). btvmm models no cache hierarchy.
+    case 2: return {1, 0, 0, 0};
+    // Leaves 3-0x14 are all zero: no serial number, MONITOR, thermal/power features, structured
+    // extended features (leaf 7 max sub-leaf 0), DCA, architectural PMU (leaf 0xa version 0),
+    // x2APIC topology (leaf 0xb EBX = 0: not present), XSAVE, RDT, SGX or processor trace.
+    case 0x15: return tsc_leaf(tsc_khz);
+    // Leaf 16H: base and maximum frequency in MHz (the TSC runs at the base frequency); no bus
+    // frequency is modelled.
+    case 0x16: return {tsc_khz / 1000, tsc_khz / 1000, 0, 0};
     case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001: return {};  // no NX, no long mode, no syscall
-    default: {
+    case 0x80000002: case 0x80000003: case 0x80000004: {
       const char* b = kBrand + (leaf - 0x80000002) * 16;
       return {word(b), word(b + 4), word(b + 8), word(b + 12)};
     }
+    default: return {};
   }
 }
 
-void exec_cpuid(VcpuState& vcpu) {
+void exec_cpuid(VcpuState& vcpu, CpuEnv& env) {
   counters::cpuid.inc();
-  const CpuidResult r = cpuid_leaf(vcpu.gpr[kEax]);
+  const uint32_t leaf = vcpu.gpr[kEax];
+  // Only leaves 0x15/0x16 (and the out-of-range leaves that alias 0x16) need the rate; asking
+  // for it lazily keeps its one-time measurement away from guests that never look.
+  const bool needs_rate = leaf >= 0x15 && !(leaf >= 0x80000000 && leaf <= kMaxExtendedLeaf);
+  const CpuidResult r = cpuid_leaf(leaf, vcpu.gpr[kEcx], needs_rate ? env.tsc_khz() : 0);
   vcpu.gpr[kEax] = r.eax;
   vcpu.gpr[kEbx] = r.ebx;
   vcpu.gpr[kEcx] = r.ecx;
@@ -68,6 +109,7 @@ Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env) {
   if (vcpu.cpl != 0) return gp(0);
   switch (vcpu.gpr[kEcx]) {
     case kMsrTsc: set_edx_eax(vcpu, env.host_tsc() + vcpu.tsc_offset); return std::nullopt;
+    case kMsrPlatformId: set_edx_eax(vcpu, 0); return std::nullopt;
     case kMsrBiosSignId: set_edx_eax(vcpu, 0); return std::nullopt;
     case kMsrMiscEnable: set_edx_eax(vcpu, 1); return std::nullopt;
     case kMsrSysenterCs: set_edx_eax(vcpu, vcpu.sysenter_cs); return std::nullopt;

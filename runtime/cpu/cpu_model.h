@@ -1,8 +1,9 @@
 // The CPU model btvmm offers its guest: CPUID leaves, the MSRs it has, and the guest TSC.
 // A family-6 "GenuineIntel" processor with FPU, DE, PSE, TSC, MSR, CX8, PGE, CMOV, MMX, FXSR,
-// SSE and SSE2; no APIC, PAE, SEP, MTRR, MCE, PAT, CLFLUSH, no hypervisor bit and no leaf
-// 0x40000000 (DESIGN.md 4, CONVENTIONS.md: advertise only what btvmm really provides).
-// Must never report the host's CPUID or MSRs.
+// SSE and SSE2; no APIC, PAE, SEP, MTRR, MCE, PAT, CLFLUSH, no architectural PMU; the hypervisor
+// bit set (the guest does run in a VM) but no leaf 0x40000000 interface (DESIGN.md 4,
+// CONVENTIONS.md: advertise only what btvmm really provides). The TSC rate is enumerated in
+// leaves 0x15/0x16 as real CPUs do. Must never report the host's CPUID or MSRs.
 #pragma once
 
 #include <cstdint>
@@ -17,11 +18,18 @@ struct CpuidResult {
   uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
 };
 
-// CPUID leaf `leaf` (ECX is ignored: no leaf of this model has sub-leaves).
-CpuidResult cpuid_leaf(uint32_t leaf);
+// CPUID leaf `leaf`, sub-leaf `subleaf` (leaves 4 and 7 have sub-leaves; every one of this model
+// is empty), for a guest TSC running at `tsc_khz` (0: rate unknown, leaves 0x15/0x16 say so).
+CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz);
+
+// Highest basic leaf: 0x16, the processor frequency leaf (SDM vol. 2 CPUID).
+inline constexpr uint32_t kMaxBasicLeaf = 0x16;
 
 // MSR numbers the model implements (SDM vol. 4 table 2-2).
 inline constexpr uint32_t kMsrTsc = 0x10;
+// IA32_PLATFORM_ID (read-only): Linux's microcode driver reads it unguarded on family 6 model >= 5
+// to pick an update; platform id 0 (bits 52:50) as KVM reports. WRMSR is #GP(0).
+inline constexpr uint32_t kMsrPlatformId = 0x17;
 inline constexpr uint32_t kMsrBiosSignId = 0x8b;  // microcode revision: reads 0, writes ignored
 // IA32_MISC_ENABLE: Linux reads it without a safe wrapper on family 6 model >= 13 (fast-string
 // check in early_init_intel); reads give bit 0 (fast strings enabled), writes are ignored.
@@ -36,7 +44,7 @@ Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env);
 Fault exec_wrmsr(VcpuState& vcpu, CpuEnv& env);
 // RDTSC: EDX:EAX = host TSC + tsc_offset; #GP(0) with CR4.TSD at CPL > 0.
 Fault exec_rdtsc(VcpuState& vcpu, CpuEnv& env);
-// CPUID on EAX into EAX/EBX/ECX/EDX.
-void exec_cpuid(VcpuState& vcpu);
+// CPUID on EAX (and ECX) into EAX/EBX/ECX/EDX; the TSC rate comes from env.tsc_khz().
+void exec_cpuid(VcpuState& vcpu, CpuEnv& env);
 
 }  // namespace btvmm::runtime

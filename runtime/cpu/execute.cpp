@@ -162,7 +162,7 @@ StepResult execute_instruction(VcpuState& vcpu, CpuEnv& env, const DecodedInstru
       return step(vcpu, insn, exec_selector_query(vcpu, env, insn));
     case ZYDIS_MNEMONIC_INVLPG: return step(vcpu, insn, exec_invlpg(vcpu, env, insn));
     case ZYDIS_MNEMONIC_INVD: case ZYDIS_MNEMONIC_WBINVD: return step(vcpu, insn, require_cpl0(vcpu));
-    case ZYDIS_MNEMONIC_CPUID: exec_cpuid(vcpu); return step(vcpu, insn, std::nullopt);
+    case ZYDIS_MNEMONIC_CPUID: exec_cpuid(vcpu, env); return step(vcpu, insn, std::nullopt);
     case ZYDIS_MNEMONIC_RDMSR: return step(vcpu, insn, exec_rdmsr(vcpu, env));
     case ZYDIS_MNEMONIC_WRMSR: return step(vcpu, insn, exec_wrmsr(vcpu, env));
     case ZYDIS_MNEMONIC_RDTSC: return step(vcpu, insn, exec_rdtsc(vcpu, env));

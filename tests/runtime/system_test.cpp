@@ -129,27 +129,6 @@ TEST_CASE("invlpg_passes_the_linear_address_to_the_mmu") {
   CHECK(m.env.paging_events[0].second == 0x20123);
 }
 
-TEST_CASE("cpuid_reports_genuine_intel_family_6_without_apic_pae_or_hypervisor") {
-  const CpuidResult v = cpuid_leaf(0);
-  char vendor[13] = {};
-  std::memcpy(vendor, &v.ebx, 4);
-  std::memcpy(vendor + 4, &v.edx, 4);
-  std::memcpy(vendor + 8, &v.ecx, 4);
-  CHECK(std::string(vendor) == "GenuineIntel");
-  const CpuidResult f = cpuid_leaf(1);
-  CHECK(((f.eax >> 8) & 0xf) == 6);
-  CHECK((f.edx & (1u << 0)) != 0);   // FPU
-  CHECK((f.edx & (1u << 3)) != 0);   // PSE (the test guest requires it)
-  CHECK((f.edx & (1u << 8)) != 0);   // CX8 (Linux hangs without it)
-  CHECK((f.edx & (1u << 9)) == 0);   // no APIC
-  CHECK((f.edx & (1u << 6)) == 0);   // no PAE
-  CHECK((f.edx & (1u << 11)) == 0);  // no SEP
-  CHECK((f.ecx & (1u << 31)) == 0);  // no hypervisor bit
-  const CpuidResult h = cpuid_leaf(0x40000000);
-  CHECK(h.ebx != 0x4b4d564b);  // not "KVMK"-style signature: same as the highest basic leaf
-  CHECK(h.eax == f.eax);
-}
-
 TEST_CASE("rdmsr_of_apic_base_or_an_unknown_msr_raises_gp0") {
   Machine m;
   m.vcpu.gpr[kEcx] = 0x1b;

@@ -31,6 +31,7 @@ class FakeCpuEnv final : public CpuEnv {
   std::vector<uint16_t> reads;                        // io_read log
   std::vector<std::pair<PagingEvent, uint32_t>> paging_events;
   uint64_t tsc = 1000000;
+  uint32_t khz = 0;  // tsc_khz(): 0 = rate unknown
 
   std::optional<GuestException> read_linear(uint32_t la, void* dst, unsigned size, bool user) override {
     if (auto f = check(la, size, false, user)) return f;
@@ -51,6 +52,7 @@ class FakeCpuEnv final : public CpuEnv {
   void io_write(uint16_t port, unsigned, uint32_t value) override { writes.emplace_back(port, value); }
   void paging_changed(PagingEvent what, uint32_t addr) override { paging_events.emplace_back(what, addr); }
   uint64_t host_tsc() override { return tsc; }
+  uint32_t tsc_khz() override { return khz; }
 
   uint32_t read32(uint32_t la) const { uint32_t v; std::memcpy(&v, &mem[la], 4); return v; }
   uint16_t read16(uint32_t la) const { uint16_t v; std::memcpy(&v, &mem[la], 2); return v; }

@@ -1,0 +1,163 @@
+// Tests of the guest CPU model (runtime/cpu/cpu_model.*): CPUID leaves coherent up to the highest
+// one, the TSC rate in leaves 0x15/0x16 as Linux 6.1 reads it, the MSRs Linux reads on this model,
+// and the host TSC rate measurement behind MonitorEnv::tsc_khz().
+#include <time.h>
+#include <x86intrin.h>
+
+#include <cstring>
+#include <string>
+
+#include "runtime/cpu/cpu_model.h"
+#include "runtime/monitor_env.h"
+#include "tests/runtime/test_machine.h"
+
+using namespace btvmm::runtime;
+using namespace btvmm::runtime::test;
+
+namespace {
+
+// Linux 6.1 arch/x86/kernel/tsc.c native_calibrate_tsc(): crystal_khz = ECX / 1000, then
+// crystal_khz * EBX / EAX in unsigned int arithmetic. Returns 0 where Linux gives up.
+uint32_t linux_tsc_khz_from_leaf_15(const CpuidResult& r) {
+  if (r.eax == 0 || r.ebx == 0) return 0;
+  const uint32_t crystal_khz = r.ecx / 1000;
+  return uint32_t(crystal_khz * r.ebx) / r.eax;  // wraps like the kernel's 32-bit product
+}
+
+}  // namespace
+
+TEST_CASE("cpuid_reports_genuine_intel_family_6_with_hypervisor_bit_and_without_apic_or_pae") {
+  const CpuidResult v = cpuid_leaf(0, 0, 0);
+  char vendor[13] = {};
+  std::memcpy(vendor, &v.ebx, 4);
+  std::memcpy(vendor + 4, &v.edx, 4);
+  std::memcpy(vendor + 8, &v.ecx, 4);
+  CHECK(std::string(vendor) == "GenuineIntel");
+  CHECK(v.eax == 0x16);
+  const CpuidResult f = cpuid_leaf(1, 0, 0);
+  CHECK(((f.eax >> 8) & 0xf) == 6);
+  CHECK((f.edx & (1u << 0)) != 0);   // FPU
+  CHECK((f.edx & (1u << 3)) != 0);   // PSE (the test guest requires it)
+  CHECK((f.edx & (1u << 4)) != 0);   // TSC
+  CHECK((f.edx & (1u << 8)) != 0);   // CX8 (Linux hangs without it)
+  CHECK((f.edx & (1u << 9)) == 0);   // no APIC
+  CHECK((f.edx & (1u << 6)) == 0);   // no PAE
+  CHECK((f.edx & (1u << 11)) == 0);  // no SEP
+  CHECK((f.ecx & (1u << 31)) != 0);  // hypervisor present (no PMU, no microcode loader expected)
+  // No paravirtual interface: leaf 0x40000000 is out of range like any other (highest basic leaf).
+  const uint32_t khz = 2445406;
+  const CpuidResult h = cpuid_leaf(0x40000000, 0, khz);
+  const CpuidResult top = cpuid_leaf(0x16, 0, khz);
+  CHECK(h.eax == top.eax);
+  CHECK(h.ebx == top.ebx);
+  CHECK(h.ecx == top.ecx);
+  CHECK(h.edx == top.edx);
+}
+
+TEST_CASE("cpuid_leaves_below_the_maximum_describe_no_cache_pmu_topology_or_xsave") {
+  // Leaf 2: AL = 1 and null descriptors; leaf 4 sub-leaf 0: cache type 0 (no caches).
+  CHECK(cpuid_leaf(2, 0, 0).eax == 1);
+  CHECK(cpuid_leaf(2, 0, 0).ebx == 0);
+  CHECK((cpuid_leaf(4, 0, 0).eax & 0x1f) == 0);
+  // Leaf 7 sub-leaf 0: max sub-leaf 0 and no structured extended feature.
+  const CpuidResult s = cpuid_leaf(7, 0, 0);
+  CHECK(s.eax == 0);
+  CHECK(s.ebx == 0);
+  CHECK(s.ecx == 0);
+  CHECK(s.edx == 0);
+  // Leaf 0xa: architectural PMU version 0 (Linux: no ARCH_PERFMON).
+  CHECK((cpuid_leaf(0xa, 0, 0).eax & 0xff) == 0);
+  // Leaf 0xb: EBX[15:0] = 0 means the leaf is not supported (SDM vol. 2 CPUID 0BH).
+  CHECK((cpuid_leaf(0xb, 0, 0).ebx & 0xffff) == 0);
+  // Leaf 0xd: no XSAVE state.
+  CHECK(cpuid_leaf(0xd, 0, 0).eax == 0);
+  for (uint32_t leaf = 3; leaf <= 0x14; ++leaf) {
+    if (leaf == 4 || leaf == 7) continue;
+    INFO("leaf " << leaf);
+    const CpuidResult r = cpuid_leaf(leaf, 0, 2000000);
+    CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
+  }
+}
+
+TEST_CASE("cpuid_leaf_15_gives_linux_the_tsc_rate_exactly_without_32_bit_overflow") {
+  for (uint32_t khz : {1u, 999u, 1000000u, 2445406u, 2999999u, 3600000u, 4294967u}) {
+    INFO("tsc_khz " << khz);
+    const CpuidResult r = cpuid_leaf(0x15, 0, khz);
+    CHECK(uint64_t(r.ecx / 1000) * r.ebx <= 0xffffffffull);
+    CHECK(linux_tsc_khz_from_leaf_15(r) == khz);
+  }
+  // Above ~4.29 GHz the ratio is rounded to fit the kernel's 32-bit product: within 10 kHz.
+  for (uint32_t khz : {4300000u, 5123457u}) {
+    INFO("tsc_khz " << khz);
+    const CpuidResult r = cpuid_leaf(0x15, 0, khz);
+    CHECK(uint64_t(r.ecx / 1000) * r.ebx <= 0xffffffffull);
+    const int64_t got = linux_tsc_khz_from_leaf_15(r);
+    CHECK(got >= int64_t(khz) - 10);
+    CHECK(got <= int64_t(khz) + 10);
+  }
+}
+
+TEST_CASE("cpuid_leaf_16_reports_the_tsc_rate_as_base_frequency_in_mhz") {
+  const CpuidResult r = cpuid_leaf(0x16, 0, 2445406);
+  CHECK(r.eax == 2445);
+  CHECK(r.ebx == 2445);
+}
+
+TEST_CASE("cpuid_with_unknown_tsc_rate_enumerates_no_ratio") {
+  const CpuidResult r = cpuid_leaf(0x15, 0, 0);
+  CHECK(r.ebx == 0);  // SDM vol. 2 CPUID 15H: EBX = 0 means the ratio is not enumerated
+  CHECK(linux_tsc_khz_from_leaf_15(r) == 0);
+  CHECK(cpuid_leaf(0x16, 0, 0).eax == 0);
+}
+
+TEST_CASE("cpuid_instruction_takes_the_tsc_rate_from_the_environment") {
+  Machine m;
+  m.env.khz = 1800000;
+  m.vcpu.gpr[kEax] = 0x15;
+  m.vcpu.gpr[kEcx] = 0;
+  REQUIRE(m.run({0x0f, 0xa2}).kind == StepResult::kContinue);
+  CpuidResult r{m.vcpu.gpr[kEax], m.vcpu.gpr[kEbx], m.vcpu.gpr[kEcx], m.vcpu.gpr[kEdx]};
+  CHECK(linux_tsc_khz_from_leaf_15(r) == 1800000);
+  m.vcpu.gpr[kEax] = 0x16;
+  REQUIRE(m.run({0x0f, 0xa2}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEax] == 1800);
+}
+
+TEST_CASE("rdmsr_platform_id_reads_zero_and_wrmsr_to_it_raises_gp0") {
+  Machine m;
+  m.vcpu.gpr[kEcx] = kMsrPlatformId;
+  m.vcpu.gpr[kEax] = m.vcpu.gpr[kEdx] = 0xdeadbeef;
+  REQUIRE(m.run({0x0f, 0x32}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEax] == 0);
+  CHECK(m.vcpu.gpr[kEdx] == 0);
+  CHECK(is_fault(m.run({0x0f, 0x30}), kGp, 0));
+}
+
+TEST_CASE("rdmsr_of_p6_performance_counters_raises_gp0_as_without_a_pmu") {
+  // Linux's check_hw_exists() reads P6_EVNTSEL0 (0x186) with rdmsrl_safe; with the hypervisor bit
+  // a #GP makes it say "PMU not available due to virtualization", as under QEMU.
+  Machine m;
+  for (uint32_t msr : {0x186u, 0x187u, 0xc1u, 0xc2u}) {
+    INFO("msr " << msr);
+    m.vcpu.gpr[kEcx] = msr;
+    CHECK(is_fault(m.run({0x0f, 0x32}), kGp, 0));
+  }
+}
+
+TEST_CASE("host_tsc_rate_matches_the_tsc_advance_over_a_timed_sleep") {
+  const uint32_t khz = host_tsc_khz();
+  REQUIRE(khz > 100000);  // any x86-64 host runs its TSC above 100 MHz
+  CHECK(host_tsc_khz() == khz);  // measured once, constant afterwards
+  timespec t0{}, t1{};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const uint64_t c0 = __rdtsc();
+  timespec pause{0, 200000000};
+  while (nanosleep(&pause, &pause) != 0) {
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const uint64_t c1 = __rdtsc();
+  const double ns = double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec);
+  const double observed_khz = double(c1 - c0) / ns * 1e6;
+  // 0.1 %: far looser than the measurement, far tighter than a wrong unit or a bad sample.
+  CHECK(observed_khz == Approx(double(khz)).epsilon(0.001));
+}
