@@ -91,13 +91,16 @@ def run_one(ctx: columns.Context, column: str, kind: str, cmd: List[str],
         os.makedirs(os.path.dirname(metrics), exist_ok=True)
         if os.path.exists(metrics):
             os.unlink(metrics)
-    o = procrun.run_watched(cmd, {}, [], ctx.timeout_s)
+    log = os.path.join(ctx.build_dir, "benchmarks", "logs", f"kernel-{column}-{kind}-rep{rep}.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    o = procrun.run_watched(cmd, {}, [], ctx.timeout_s, log_path=log)
     cycles = {m.group("name"): int(m.group("cycles")) for m in BENCH_LINE.finditer(o.output)}
     passed = ("native_nano: PASS" in o.output and o.exit_code == 0) if column == "native64" \
         else "guest: PASS" in o.output
     verdict = "TIMEOUT" if o.timed_out else ("ERROR" if o.error else
                                              ("PASS" if passed else "FAIL"))
-    return {"rep": rep, "kind": kind, "column": column, "command": cmd, "wall_s": o.wall_s,
+    return {"rep": rep, "kind": kind, "column": column, "command": cmd, "log": log,
+            "wall_s": o.wall_s,
             "cpu_s": o.cpu_s, "exit_code": o.exit_code, "verdict": verdict,
             "error": None if verdict == "PASS" else (o.error or o.output.strip()[-400:]),
             "cycles": cycles if verdict == "PASS" else {},

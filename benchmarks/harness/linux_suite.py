@@ -122,7 +122,9 @@ def run_one(ctx: columns.Context, column: str, rep: int, boot_timeout: float,
     # The first workload must begin soon after /init (it is the next thing the script does).
     deadlines.append(procrun.Deadline("start", "boot", f"begin:{WORKLOADS[0]}", phase_timeout))
     total = boot_timeout + phase_timeout * (len(WORKLOADS) + 1)
-    o = procrun.run_watched(cmd, COMPILED, deadlines, total, stop_after="done")
+    log = os.path.join(ctx.build_dir, "benchmarks", "logs", f"linux-{column}-rep{rep}.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    o = procrun.run_watched(cmd, COMPILED, deadlines, total, stop_after="done", log_path=log)
     phases = {}
     boot = o.marks.get("boot")
     phases["boot"] = _phase(0.0, 0.0, boot, "PASS" if boot else
@@ -138,7 +140,8 @@ def run_one(ctx: columns.Context, column: str, rep: int, boot_timeout: float,
             phases[w] = _phase(0, 0, None, "NOT-REACHED")
     bad = [p["verdict"] for p in phases.values() if p["verdict"] != "PASS"]
     tail = o.output.strip().splitlines()[-6:]
-    return {"rep": rep, "column": column, "command": cmd, "wall_s": o.wall_s, "cpu_s": o.cpu_s,
+    return {"rep": rep, "column": column, "command": cmd, "log": log,
+            "wall_s": o.wall_s, "cpu_s": o.cpu_s,
             "exit_code": o.exit_code, "timed_out": o.timed_out, "phases": phases,
             "verdict": "PASS" if not bad else bad[0],
             "error": None if not bad else (o.error or " | ".join(tail)[-400:]),

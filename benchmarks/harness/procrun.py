@@ -59,9 +59,11 @@ class Deadline:
 
 
 def run_watched(cmd: List[str], markers: Dict[str, Pattern], deadlines: List[Deadline],
-                total_timeout_s: float, stop_after: Optional[str] = None) -> Outcome:
+                total_timeout_s: float, stop_after: Optional[str] = None,
+                log_path: Optional[str] = None) -> Outcome:
     """Runs cmd with stdout and stderr merged, stamping the first match of every marker.
-    stop_after: a marker whose appearance ends the run at once (the harness has what it wants)."""
+    stop_after: a marker whose appearance ends the run at once (the harness has what it wants).
+    log_path: the console is also written there as it arrives (to follow a long boot)."""
     out = Outcome()
     t0 = time.perf_counter()
     try:
@@ -71,6 +73,7 @@ def run_watched(cmd: List[str], markers: Dict[str, Pattern], deadlines: List[Dea
         out.error = f"{cmd[0]}: {e.strerror}"
         return out
     fd = p.stdout.fileno()
+    log = open(log_path, "wb") if log_path else None
     chunks: List[bytes] = []
     pending = b""
     killed_by: Optional[str] = None
@@ -95,6 +98,9 @@ def run_watched(cmd: List[str], markers: Dict[str, Pattern], deadlines: List[Dea
         if not data:
             break
         chunks.append(data)
+        if log:
+            log.write(data)
+            log.flush()
         pending += data
         *lines, pending = pending.split(b"\n")
         for raw in lines:
@@ -102,6 +108,8 @@ def run_watched(cmd: List[str], markers: Dict[str, Pattern], deadlines: List[Dea
     if pending:
         _stamp(out, pending, markers, p.pid, t0)
     p.stdout.close()
+    if log:
+        log.close()
     _, status, usage = os.wait4(p.pid, 0)
     p.returncode = os.waitstatus_to_exitcode(status)
     out.wall_s = time.perf_counter() - t0

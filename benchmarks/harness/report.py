@@ -197,7 +197,9 @@ def results_markdown(doc: dict, table: str, png_name: Optional[str], json_name: 
         f"* date: {doc['date']}",
         f"* machine: {m['cpu_model']}, {m['cpus_online']} CPUs online, {m['kernel']}, "
         f"{m['os']}, gcc {m['gcc']}, load average at start {m['load_average'][0]:.2f}",
-        f"* commit: {g['commit']}{' (working tree had local changes)' if g['dirty'] else ''}",
+        f"* commit: {g['commit']}{' (working tree had local changes)' if g['dirty'] else ''}"
+        + (f"; btvmm and the test guest built from {s['btvmm_commit']} (`{s.get('btvmm')}`)"
+           if s.get("btvmm_commit") else ""),
         f"* repetitions: {s['repetitions']}, interleaved; metric: `{s['metric']}` (cpu_s = user + "
         "system CPU time of the run, wall_s = wall clock; both are in the JSON), median of the "
         "passing repetitions",

@@ -59,7 +59,10 @@ def readme_region(doc: dict, spec_table: Optional[str]) -> str:
     m, g = doc["machine"], doc["git"]
     lines = [RESULTS_BEGIN, "",
              f"Last full run: {doc['date']}, commit `{(g['commit'] or '?')[:12]}`"
-             f"{' (with local changes)' if g['dirty'] else ''}; {m['cpu_model']}, "
+             f"{' (with local changes)' if g['dirty'] else ''}"
+             + (f" (btvmm built from `{doc['settings']['btvmm_commit'][:12]}`)"
+                if doc["settings"].get("btvmm_commit") else "")
+             + f"; {m['cpu_model']}, "
              f"{m['cpus_online']} CPUs shared with other work (load average "
              f"{m['load_average'][0]:.1f} at start), {m['kernel']}. Metric: CPU time (user + "
              "system) for whole runs, host TSC cycles for the nanobenchmarks; medians of "
