@@ -1,9 +1,16 @@
+// `--accel bt` (see bt_backend.h). The vCPU thread is the only thread that runs while the guest
+// does: device deadlines and outside wake-ups reach translated code through a POSIX timer signal
+// aimed at this thread, never through a helper thread (a second running thread makes every shadow
+// mmap/munmap send TLB-shootdown IPIs). Never blocks the vCPU except in guest HLT.
 #include "host/bt_backend.h"
 
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <thread>
 
 #include "core/error.h"
 #include "host/tc_trace.h"
@@ -18,31 +25,103 @@ namespace btvmm::host {
 
 namespace {
 
+// Longest the vCPU goes without servicing devices: bounds the delay of console input, Ctrl-a x
+// and --timeout, which only write the machine's wake eventfd.
+constexpr uint64_t kMaxQuietNs = 10'000'000;
+
+volatile uint32_t* g_attention = nullptr;
+std::atomic<bool> g_timer_fired{true};
+static_assert(std::atomic<bool>::is_always_lock_free, "the timer handler must not take a lock");
+
+// Async-signal-safe: two stores. Translated code sees `attention` at its next CCF entry.
+void on_timer_signal(int) {
+  g_timer_fired.store(true, std::memory_order_relaxed);
+  if (g_attention) *g_attention = 1;
+}
+
+// A one-shot CLOCK_MONOTONIC timer delivering timer_signal() to the vCPU thread only
+// (SIGEV_THREAD_ID, timer_create(2)). Re-armed only after it fired or when an earlier deadline
+// appears, so the dispatcher's pass costs no system call when nothing changed.
+class AttentionTimer {
+ public:
+  explicit AttentionTimer(volatile uint32_t& attention) {
+    struct sigaction sa{};
+    sa.sa_handler = on_timer_signal;
+    // SA_ONSTACK: the signal may land while translated code runs on the guest's stack (DESIGN.md
+    // 7 "Stacks"); the engine installs the sigaltstack. SA_RESTART: monitor I/O is not cut short.
+    sa.sa_flags = SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(signal(), &sa, &previous_) != 0) throw_errno("sigaction(BT attention timer)");
+    g_attention = &attention;
+    g_timer_fired.store(true, std::memory_order_relaxed);
+    struct sigevent ev{};
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = signal();
+    ev._sigev_un._tid = gettid();  // glibc 2.36 has no sigev_notify_thread_id name for it
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer_) != 0) {
+      sigaction(signal(), &previous_, nullptr);
+      throw_errno("timer_create(BT attention timer)");
+    }
+  }
+  ~AttentionTimer() {
+    timer_delete(timer_);
+    g_attention = nullptr;
+    sigaction(signal(), &previous_, nullptr);
+  }
+  AttentionTimer(const AttentionTimer&) = delete;
+  AttentionTimer& operator=(const AttentionTimer&) = delete;
+
+  static int signal() { return SIGRTMIN + 2; }
+
+  // `deadline` and `now` in Machine clock time; the timer fires at min(deadline, now + quiet).
+  void arm(uint64_t deadline, uint64_t now) {
+    const uint64_t at = std::min(deadline, now + kMaxQuietNs);
+    if (!g_timer_fired.load(std::memory_order_relaxed) && at >= armed_at_) return;
+    const uint64_t in = at > now ? at - now : 1;
+    struct itimerspec its{};
+    its.it_value.tv_sec = static_cast<time_t>(in / 1000000000);
+    its.it_value.tv_nsec = static_cast<long>(in % 1000000000);
+    // Cleared before arming: a signal of the previous arming that lands late only costs a pass.
+    g_timer_fired.store(false, std::memory_order_relaxed);
+    armed_at_ = at;
+    if (timer_settime(timer_, 0, &its, nullptr) != 0) throw_errno("timer_settime(BT attention timer)");
+  }
+  // Whether arming could change anything: it fired, or `deadline` is earlier than the armed one.
+  bool wants(uint64_t deadline) const { return g_timer_fired.load(std::memory_order_relaxed) || deadline < armed_at_; }
+
+ private:
+  timer_t timer_{};
+  struct sigaction previous_{};
+  uint64_t armed_at_ = UINT64_MAX;
+};
+
 // The engine's view of the machine: PIC, device servicing, HLT sleep, stop requests.
 class MachineHost final : public runtime::engine::ExecutionHost {
  public:
-  explicit MachineHost(Machine& m) : m_(m) {}
+  MachineHost(Machine& m, AttentionTimer& timer) : m_(m), timer_(timer) {}
 
   bool interrupt_pending() override { return m_.interrupts().has_interrupt(); }
   uint8_t acknowledge_interrupt() override { return m_.interrupts().acknowledge(); }
   void service_devices() override {
     m_.consume_wake();
-    next_deadline_.store(m_.service_devices(), std::memory_order_relaxed);
+    next_deadline_ = m_.service_devices();
+    if (timer_.wants(next_deadline_)) timer_.arm(next_deadline_, m_.now_ns());
   }
   bool stop_requested() override { return m_.stop_reason() != StopReason::kNone; }
   void wait_for_interrupt() override {
-    uint64_t deadline = next_deadline_.load(std::memory_order_relaxed), now = m_.now_ns();
-    if (interrupt_pending() || deadline <= now) return;
-    // Bounded sleep: a deadline far away still wakes us to look at stop requests.
-    int timeout_ms = static_cast<int>(std::min<uint64_t>((deadline - now + 999999) / 1000000, 50));
+    uint64_t now = m_.now_ns();
+    if (interrupt_pending() || next_deadline_ <= now) return;
+    // Bounded sleep: a deadline far away still wakes us to look at stop requests. The timer
+    // signal may end it early (EINTR); the dispatcher then simply looks again.
+    int timeout_ms = static_cast<int>(std::min<uint64_t>((next_deadline_ - now + 999999) / 1000000, 50));
     struct pollfd pfd = {m_.wake_fd(), POLLIN, 0};
     poll(&pfd, 1, timeout_ms);
   }
-  uint64_t next_deadline() const { return next_deadline_.load(std::memory_order_relaxed); }
 
  private:
   Machine& m_;
-  std::atomic<uint64_t> next_deadline_{0};
+  AttentionTimer& timer_;
+  uint64_t next_deadline_ = 0;
 };
 
 class BtBackend final : public CpuBackend {
@@ -56,36 +135,15 @@ class BtBackend final : public CpuBackend {
     mmu::WindowMapper mapper(window_, mem.machine().fd());
     mmu::ShadowMmu shadow(mem, mapper, traces, {vcpu.cr0, vcpu.cr3, vcpu.cr4});
     runtime::MonitorEnv env(vcpu, mem, traces, m.ports(), m.mmio());
-    MachineHost host(m);
+    AttentionTimer timer(vcpu.attention);
+    MachineHost host(m, timer);
     runtime::engine::EngineConfig config;
     config.chaining = options_.chaining;
     runtime::engine::Engine engine(vcpu, env, host, mem, shadow, mapper, config);
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });
 
-    // Translated code only looks at `attention` at fragment entries; the kicker raises it when
-    // a device deadline passes or something arrives from outside (input, quit, timeout).
-    std::atomic<bool> done{false};
-    std::thread kicker([&] {
-      while (!done.load()) {
-        uint64_t now = m.now_ns(), deadline = host.next_deadline();
-        int timeout_ms = deadline <= now ? 1 : static_cast<int>(std::min<uint64_t>((deadline - now) / 1000000 + 1, 10));
-        struct pollfd pfd = {m.wake_fd(), POLLIN, 0};
-        poll(&pfd, 1, timeout_ms);
-        if (m.now_ns() >= host.next_deadline() || pfd.revents) vcpu.attention = 1;
-        if (pfd.revents) std::this_thread::sleep_for(std::chrono::microseconds(200));  // the vCPU consumes the wake
-      }
-    });
-    runtime::engine::RunResult result;
-    try {
-      result = engine.run();
-    } catch (...) {
-      done.store(true);
-      kicker.join();
-      throw;
-    }
-    done.store(true);
-    kicker.join();
+    const runtime::engine::RunResult result = engine.run();
     mapper.unmap_all();
     switch (result) {
       case runtime::engine::RunResult::kStopped: break;

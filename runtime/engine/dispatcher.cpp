@@ -327,8 +327,10 @@ RunResult Engine::run() {
   set_active_engine(this);
   for (;;) {
     if (host_.stop_requested()) return RunResult::kStopped;
-    host_.service_devices();
+    // Cleared before servicing: a timer signal that lands meanwhile leaves it set (one more pass)
+    // instead of being lost until the next exit.
     vcpu_.attention = 0;
+    host_.service_devices();
     for (uint32_t p : untrace_pending_) {
       if (cache_.page_has_code(p)) continue;
       shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);
