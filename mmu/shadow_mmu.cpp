@@ -18,9 +18,10 @@ stats::Counter c_pages{"shadow.pages_mapped", "guest pages mapped, prefetched on
 stats::Counter c_prefetched{"shadow.prefetched", "neighbour pages mapped ahead of a fault"};
 stats::Counter c_protects{"shadow.protects", "host protection changes (write enable on first write, trace)"};
 stats::Counter c_unmaps{"shadow.unmaps", "host unmap calls outside whole flushes"};
-stats::Counter c_flush_cr3{"shadow.flushes_cr3", "whole-shadow flushes on guest CR3 loads"};
+stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (every non-global mapping dropped)"};
 stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
 stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound"};
+stats::Counter c_kept_global{"shadow.kept_global", "global mappings kept across guest CR3 loads"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
 stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
 stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
@@ -70,7 +71,13 @@ void ShadowMmu::flush() {
 void ShadowMmu::load_cr3(uint32_t cr3) {
   state_.cr3 = cr3;
   c_flush_cr3.inc();
-  flush();
+  std::vector<uint32_t> victims = pages_.pages_not_global();
+  if (victims.size() == pages_.size()) {
+    flush();  // nothing to keep: one host call instead of one per run
+    return;
+  }
+  c_kept_global.inc(pages_.size() - victims.size());
+  drop(std::move(victims));
 }
 
 void ShadowMmu::set_cr0(uint32_t cr0) {
@@ -145,6 +152,7 @@ void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
   add_table_trace(p.pde);
   add_table_trace(p.pte);
   p.prot = prot_for(t, p.ppn);
+  p.global = t.global;
   pages_.insert(lpn, p);
   staged_.push_back(lpn);
 }

@@ -59,8 +59,10 @@ class ShadowMmu final : private TraceListener {
   ShadowMmu& operator=(const ShadowMmu&) = delete;
 
   const GuestPagingState& paging() const { return state_; }
-  // MOV to CR3 drops every mapping, global ones included: a TLB may drop any entry at any time,
-  // so keeping fewer than hardware would is always correct (SDM vol. 3A 4.10.4.1).
+  // MOV to CR3 drops every mapping except global ones, as the processor's TLB does (SDM vol. 3A
+  // 4.10.4.1). Keeping a global mapping is exactly what hardware may do, and the shadow is still
+  // stricter than a TLB: a write to any entry a kept mapping came from drops it (write traces).
+  // Guest kernels map their own text and data global, so they survive every context switch.
   void load_cr3(uint32_t cr3);
   // Changes of CR0.PG/PE/WP or CR4.PSE/PGE change what every mapping means: drop them all.
   void set_cr0(uint32_t cr0);

@@ -50,6 +50,7 @@ void ShadowPageSet::index(uint32_t lpn, const ShadowPage& p) {
   if (p.pde) by_entry_[key(*p.pde)].insert(lpn);
   if (p.pte) by_entry_[key(*p.pte)].insert(lpn);
   if (p.size == PageSize::k4M) large_by_region_[lpn >> 10].insert(lpn);
+  if (!p.global) not_global_.insert(lpn);
 }
 
 void ShadowPageSet::unindex(uint32_t lpn, const ShadowPage& p) {
@@ -57,6 +58,7 @@ void ShadowPageSet::unindex(uint32_t lpn, const ShadowPage& p) {
   if (p.pde) drop_member(by_entry_, key(*p.pde), lpn);
   if (p.pte) drop_member(by_entry_, key(*p.pte), lpn);
   if (p.size == PageSize::k4M) drop_member(large_by_region_, lpn >> 10, lpn);
+  if (!p.global) not_global_.erase(lpn);
 }
 
 void ShadowPageSet::insert(uint32_t lpn, const ShadowPage& page) {
@@ -92,11 +94,13 @@ void ShadowPageSet::clear() {
   by_ppn_.clear();
   by_entry_.clear();
   large_by_region_.clear();
+  not_global_.clear();
   runs_ = 0;
 }
 
 std::vector<uint32_t> ShadowPageSet::pages_backed_by(Ppn ppn) const { return members(by_ppn_, ppn.value); }
 std::vector<uint32_t> ShadowPageSet::pages_using(EntryRef entry) const { return members(by_entry_, key(entry)); }
+std::vector<uint32_t> ShadowPageSet::pages_not_global() const { return {not_global_.begin(), not_global_.end()}; }
 std::vector<uint32_t> ShadowPageSet::large_pages_in(uint32_t region) const { return members(large_by_region_, region); }
 
 }  // namespace btvmm::mmu

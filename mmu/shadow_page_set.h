@@ -30,6 +30,7 @@ struct ShadowPage {
   PageSize size = PageSize::kNone;
   std::optional<EntryRef> pde;  // absent with paging off or a directory outside guest RAM
   std::optional<EntryRef> pte;  // absent for 4 MiB pages
+  bool global = false;          // G set with CR4.PGE: survives a CR3 load (SDM vol. 3A 4.10.2.4)
 };
 
 class ShadowPageSet {
@@ -49,6 +50,7 @@ class ShadowPageSet {
   std::vector<uint32_t> pages_using(EntryRef entry) const;
   // Pages mapped from a 4 MiB guest page within the 4 MiB region `region` (la >> 22).
   std::vector<uint32_t> large_pages_in(uint32_t region) const;
+  std::vector<uint32_t> pages_not_global() const;  // what a CR3 load drops
 
  private:
   static uint64_t key(EntryRef e) { return (uint64_t(e.table.value) << 10) | e.index; }
@@ -61,6 +63,7 @@ class ShadowPageSet {
   std::unordered_map<uint32_t, std::unordered_set<uint32_t>> by_ppn_;
   std::unordered_map<uint64_t, std::unordered_set<uint32_t>> by_entry_;
   std::unordered_map<uint32_t, std::unordered_set<uint32_t>> large_by_region_;
+  std::unordered_set<uint32_t> not_global_;
   uint32_t runs_ = 0;
 };
 

@@ -176,6 +176,41 @@ TEST_CASE("cr3_load_drops_every_mapping_and_page_table_trace") {
   CHECK(counter("shadow.flushes_cr3") == 1);
 }
 
+TEST_CASE("cr3_load_keeps_global_mappings_with_pge_and_drops_the_rest") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw);                           // a process page
+  f.pt.map4k(0xC0100000, 0x6000, kRw | kPteGlobal);          // kernel text, global
+  f.pt.map4k(0xC0200000, 0x7000, kRw);                       // kernel page without G
+  ShadowMmu s = f.make(kPg, kCr4Pge, no_prefetch());
+  uint32_t v = 0;
+  for (uint32_t la : {0x1000u, 0xC0100000u, 0xC0200000u})
+    REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
+  s.load_cr3(f.pt.cr3());
+  CHECK(f.fake.page(0x1000) == nullptr);
+  CHECK(f.fake.page(0xC0200000) == nullptr);
+  REQUIRE(f.fake.page(0xC0100000) != nullptr);
+  CHECK(f.fake.page(0xC0100000)->mpn.value == 6);
+  CHECK(s.mapped_pages() == 1);
+  CHECK(counter("shadow.kept_global") == 1);
+  // The kept mapping still depends on its entries: rewriting its PTE (as the guest would before an
+  // INVLPG) drops it, so the shadow never holds more than a TLB could.
+  f.pt.set_pte(0xC0100000, 0x9000 | kPtePresent | kRw | kPteGlobal);
+  s.traces().report_physical_write(f.pt.pte_addr(0xC0100000), 4);
+  CHECK(f.fake.page(0xC0100000) == nullptr);
+  CHECK(s.mapped_pages() == 0);
+}
+
+TEST_CASE("cr3_load_without_pge_drops_pages_marked_global_too") {
+  Fixture f;
+  f.pt.map4k(0xC0100000, 0x6000, kRw | kPteGlobal);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100000, false, v).status == FillStatus::kMapped);
+  s.load_cr3(f.pt.cr3());
+  CHECK(f.fake.size() == 0);
+  CHECK(f.fake.unmap_all_calls == 1);
+}
+
 TEST_CASE("prefetch_maps_only_neighbours_already_accessed_in_one_coalesced_map") {
   Fixture f;
   // Eight contiguous pages; 0x10000..0x13000 have A (and D) set, 0x14000..0x17000 do not.
