@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "translator/emit_ident.h"
+#include "translator/exec_profile.h"
 
 namespace btvmm::translator {
 
@@ -48,6 +49,8 @@ struct Ccf {
   // Mapping epoch (CcfCache::epoch) in which the EIP -> guest-physical mapping of its code was last
   // checked; after a CR3 load or INVLPG it is re-checked before reuse.
   uint64_t epoch = 0;
+  // Runs of this CCF and its instructions by kind; folded into exec.* counters when destroyed.
+  ExecProfile profile;
 
   bool contains(uint64_t host_addr) const {
     auto h = reinterpret_cast<uint64_t>(host);
