@@ -14,6 +14,7 @@ enum class ExitCode : int {
   kInternal = 10,           // host call failed, btvmm bug
   kAccelUnavailable = 12,   // requested accelerator is not available on this host/build
   kGuestHung = 14,          // --timeout expired
+  kBadDisk = 16,            // a guest disk (-drive/--disk, or disk.img as a writable disk) cannot be opened
 };
 
 constexpr int to_int(ExitCode c) { return static_cast<int>(c); }

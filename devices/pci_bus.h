@@ -75,14 +75,6 @@ class PciDevice {
  private:
   friend class PciBus;
 
-// Address ranges the host bridge forwards to PCI (positive decode) and where it places BARs.
-struct PciWindows {
-  uint16_t io_base = 0xc000;
-  uint16_t io_size = 0x4000;
-  // Below the IO-APIC (0xfec00000) and above any 32-bit guest RAM btvmm gives.
-  uint32_t mem_base = 0xe0000000;
-  uint32_t mem_size = 0x1ec00000;
-};
   struct Bar {
     uint32_t size = 0;
     bool io = false;

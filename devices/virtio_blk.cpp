@@ -19,6 +19,8 @@ namespace {
 stats::Counter c_reads{"virtio_blk.reads", "virtio-blk read requests (VIRTIO_BLK_T_IN)"};
 stats::Counter c_writes{"virtio_blk.writes", "virtio-blk write requests (VIRTIO_BLK_T_OUT)"};
 stats::Counter c_bytes_read{"virtio_blk.bytes_read", "bytes read from the disk image into guest memory"};
+stats::Counter c_protected{"virtio_blk.protected_write_refusals",
+                           "virtio-blk writes refused because they start in the protected boot area"};
 stats::Counter c_bytes_written{"virtio_blk.bytes_written", "bytes written from guest memory to the disk image"};
 
 constexpr uint64_t kHeaderBytes = 16;
@@ -147,6 +149,10 @@ uint8_t VirtioBlk::serve(uint32_t type, uint64_t sector, const VirtqChain& chain
       // 5.2.6.2: data is a whole number of sectors and lies within the capacity.
       if (len % kSectorSize || sector > capacity_ || len / kSectorSize > capacity_ - sector) return kStatusIoErr;
       uint64_t disk = sector * kSectorSize;
+      if (!in && len && disk < options_.protected_bytes) {
+        c_protected.inc();
+        return kStatusIoErr;
+      }
       for (uint64_t done = 0; done < len;) {
         uint64_t n = std::min(kChunk, len - done);
         if (in) {

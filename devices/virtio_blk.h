@@ -35,6 +35,10 @@ class VirtioBlk : public VirtioBackend {
     // `-snapshot`: guest writes land in an in-memory copy-on-write overlay (one entry per written
     // sector, so it grows up to the image size) and the image file is never written.
     bool snapshot = false;
+    // Writes that start below this byte offset fail with VIRTIO_BLK_S_IOERR: disk.img keeps its
+    // MBR, boot configuration, kernel, initrd and command line there (README "disk.img format"),
+    // and the guest must never be able to change what the next boot loads and checksums.
+    uint64_t protected_bytes = 0;
   };
 
   // fd stays owned by the caller and must stay open; its size (fstat) rounded down to whole

@@ -28,6 +28,14 @@ void put_le(uint8_t* p, unsigned size, uint64_t v) {
 }
 
 uint64_t ones(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
+
+// Width of the common-configuration field holding byte `offset` (4.1.4.3, struct
+// virtio_pci_common_cfg; the 64-bit queue addresses are written as two dwords).
+unsigned common_field_width(uint32_t offset) {
+  if (offset < 0x10 || offset >= 0x20) return 4;
+  if (offset == 0x14 || offset == 0x15) return 1;
+  return 2;
+}
 }  // namespace
 
 VirtioPci::VirtioPci(VirtioBackend& backend, DmaMemory& mem)
@@ -77,8 +85,26 @@ uint64_t VirtioPci::bar_read(unsigned bar, uint64_t offset, unsigned size) {
 
 void VirtioPci::bar_write(unsigned bar, uint64_t offset, unsigned size, uint64_t value) {
   if (bar != 0) return;
-  if (offset < kCommonLength) return common_write(uint32_t(offset), size, uint32_t(value));
+  if (offset < kCommonLength) {
+    if (offset + size > kCommonLength) return;
+    const uint32_t off = uint32_t(offset), width = common_field_width(off), field = off & ~(width - 1);
+    if (size == width && off == field) return common_write(off, size, uint32_t(value));
+    // A narrower access (a bus that splits wide accesses into ascending bytes, as btvmm's monitor
+    // emulation of MMIO does) is merged into an image of the field, which takes effect when its
+    // last byte arrives; bytes not written keep the field's current value.
+    if (off + size > field + width) return;
+    if (off == field) staged_common_ = uint32_t(common_read(field, width));
+    for (unsigned i = 0; i < size; ++i) {
+      unsigned shift = 8 * (off - field + i);
+      staged_common_ = (staged_common_ & ~(0xffu << shift)) | uint32_t((value >> (8 * i)) & 0xff) << shift;
+    }
+    if (off + size == field + width) common_write(field, width, staged_common_);
+    return;
+  }
   if (offset >= kNotifyOffset && offset < kNotifyOffset + kNotifyMultiplier * backend_.queue_count()) {
+    // A notification is one write at the start of the queue's slot; the later bytes of a split
+    // write would only repeat it.
+    if ((offset - kNotifyOffset) % kNotifyMultiplier != 0) return;
     c_notifies.inc();
     notify(unsigned((offset - kNotifyOffset) / kNotifyMultiplier));
   }

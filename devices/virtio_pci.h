@@ -79,6 +79,7 @@ class VirtioPci : public PciDevice {
   uint16_t queue_select_ = 0;
   uint8_t status_ = 0;
   uint8_t isr_ = 0;
+  uint32_t staged_common_ = 0;  // a common-configuration field being written in pieces
   std::array<VirtQueue, kMaxQueues> queues_{};
   VirtqChain chain_;
 };

@@ -21,11 +21,23 @@ uint64_t monotonic_ns() {
 }
 }  // namespace
 
-Machine::Machine(uint64_t ram_bytes, devices::CharBackend& console)
-    : memory_(ram_bytes), start_ns_(monotonic_ns()) {
+bool GuestDma::read(uint64_t gpa, void* dst, uint64_t len) { return memory_.read(GuestPhysAddr{gpa}, dst, len); }
+
+bool GuestDma::write(uint64_t gpa, const void* src, uint64_t len) {
+  if (!memory_.write(GuestPhysAddr{gpa}, src, len)) return false;
+  traces_.report_physical_write(GuestPhysAddr{gpa}, len);
+  return true;
+}
+
+Machine::Machine(uint64_t ram_bytes, devices::CharBackend& console, const std::vector<devices::VirtioBackend*>& disks)
+    : memory_(ram_bytes), dma_(memory_, traces_), start_ns_(monotonic_ns()) {
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw_errno("eventfd(machine wake)");
-  devices_ = std::make_unique<devices::PcDevices>(ports_, *this, *this, console, ram_bytes);
+  devices_ = std::make_unique<devices::PcDevices>(ports_, mmio_, *this, *this, console, ram_bytes);
+  for (devices::VirtioBackend* disk : disks) {
+    disks_.push_back(std::make_unique<devices::VirtioPci>(*disk, dma_));
+    devices_->pci_bus().add(*disks_.back());
+  }
 }
 
 Machine::~Machine() {

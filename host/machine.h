@@ -1,6 +1,7 @@
-// The virtual PC a backend runs: guest memory, the port and MMIO buses with the PC devices,
-// the console, and the machine-level requests (exit, reset, quit). Backend-independent: the
-// KVM backend and the binary translator run the same Machine.
+// The virtual PC a backend runs: guest memory, the port and MMIO buses with the PC devices and
+// the virtio-blk disks on PCI, the console, and the machine-level requests (exit, reset, quit).
+// Backend-independent: the KVM backend and the binary translator run the same Machine. Device
+// DMA never bypasses the write traces (see GuestDma).
 #pragma once
 
 #include <atomic>
@@ -10,20 +11,48 @@
 #include <mutex>
 #include <optional>
 
+#include <vector>
+
 #include "devices/bus.h"
+#include "devices/dma_memory.h"
 #include "devices/pc_devices.h"
+#include "devices/virtio_pci.h"
 #include "mmu/machine_memory.h"
+#include "mmu/write_traces.h"
 
 namespace btvmm::host {
 
 enum class StopReason { kNone, kGuestExit, kReset, kTripleFault, kQuit, kTimeout };
 
+// DMA into guest RAM as devices see it (devices/dma_memory.h). Every write is reported to the
+// write traces after it lands, so the shadow MMU drops mappings derived from page tables the
+// device overwrote and the translator invalidates code it read from those pages (DESIGN.md 3,
+// "TC coherency"): a disk read into a page that once held translated code must not leave stale
+// translations behind.
+class GuestDma final : public devices::DmaMemory {
+ public:
+  GuestDma(mmu::GuestMemory& memory, mmu::WriteTraces& traces) : memory_(memory), traces_(traces) {}
+  bool read(uint64_t gpa, void* dst, uint64_t len) override;
+  bool write(uint64_t gpa, const void* src, uint64_t len) override;
+
+ private:
+  mmu::GuestMemory& memory_;
+  mmu::WriteTraces& traces_;
+};
+
 class Machine : public devices::MachineControl, public devices::Clock {
  public:
-  Machine(uint64_t ram_bytes, devices::CharBackend& console);
+  // Each disk becomes a virtio-blk PCI function (slots 1, 2, ... in order: /dev/vda, vdb...).
+  // The backends outlive the machine (a -snapshot overlay lives across guest reboots).
+  Machine(uint64_t ram_bytes, devices::CharBackend& console, const std::vector<devices::VirtioBackend*>& disks = {});
   ~Machine() override;
 
   mmu::GuestMemory& memory() { return memory_; }
+  // One registry per machine: the CPU backend's shadow MMU and translator subscribe to it, and
+  // device DMA reports to it.
+  mmu::WriteTraces& write_traces() { return traces_; }
+  devices::DmaMemory& dma() { return dma_; }
+  devices::PciBus& pci_bus() { return devices_->pci_bus(); }
   devices::PortBus& ports() { return ports_; }
   devices::MmioBus& mmio() { return mmio_; }
   devices::InterruptController& interrupts();
@@ -61,9 +90,12 @@ class Machine : public devices::MachineControl, public devices::Clock {
   void wake();
 
   mmu::GuestMemory memory_;
+  mmu::WriteTraces traces_;
+  GuestDma dma_;
   devices::PortBus ports_;
   devices::MmioBus mmio_;
   std::unique_ptr<devices::PcDevices> devices_;
+  std::vector<std::unique_ptr<devices::VirtioPci>> disks_;
   uint64_t start_ns_;
   std::atomic<StopReason> stop_{StopReason::kNone};
   int exit_status_ = 0;

@@ -53,6 +53,45 @@ const char* kVersionText = "btvmm " "0.1.0" " (hosted VMM for 32-bit x86 guests,
 
 }  // namespace
 
+DriveOption parse_drive(const std::string& spec) {
+  DriveOption d;
+  bool have_file = false;
+  // QEMU's -drive is a comma-separated key=value list; a comma inside a value is written ",,".
+  std::vector<std::string> items(1);
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == ',' && i + 1 < spec.size() && spec[i + 1] == ',') {
+      items.back() += ',';
+      ++i;
+    } else if (spec[i] == ',') {
+      items.emplace_back();
+    } else {
+      items.back() += spec[i];
+    }
+  }
+  for (const auto& item : items) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) fail(ExitCode::kUsage, "-drive {}: '{}' is not key=value", spec, item);
+    std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "file") {
+      if (value.empty()) fail(ExitCode::kUsage, "-drive {}: empty file name", spec);
+      d.path = value;
+      have_file = true;
+    } else if (key == "format") {
+      if (value != "raw") fail(ExitCode::kUsage, "-drive {}: format={} is not supported (raw only)", spec, value);
+    } else if (key == "if") {
+      if (value != "virtio") fail(ExitCode::kUsage, "-drive {}: if={} is not supported (virtio only)", spec, value);
+    } else if (key == "readonly") {
+      if (value == "on") d.read_only = true;
+      else if (value == "off") d.read_only = false;
+      else fail(ExitCode::kUsage, "-drive {}: readonly={} (on or off)", spec, value);
+    } else {
+      fail(ExitCode::kUsage, "-drive {}: unknown key '{}' (file, format, if, readonly)", spec, key);
+    }
+  }
+  if (!have_file) fail(ExitCode::kUsage, "-drive {}: no file= given", spec);
+  return d;
+}
+
 std::vector<std::string> rewrite_qemu_aliases(const std::vector<std::string>& args) {
   std::vector<std::string> out;
   for (const auto& a : args) {
@@ -91,6 +130,10 @@ Command parse_command_line(int argc, const char* const* argv) {
   run_cmd->add_option("--metrics", run.metrics_file, "Write the counters as JSON to this file at exit");
   run_cmd->add_flag("--no-reboot", run.no_reboot, "Exit instead of rebooting on guest reset or triple fault");
   run_cmd->add_option("--timeout", run.timeout_s, "Stop the guest after this many seconds (exit status 14)");
+  std::vector<std::string> drive_specs, disk_paths;
+  run_cmd->add_flag("--snapshot", run.snapshot, "Keep guest disk writes in memory for this run; files stay untouched");
+  run_cmd->add_option("--drive", drive_specs, "Attach a virtio-blk disk: file=PATH[,format=raw][,if=virtio][,readonly=on]");
+  run_cmd->add_option("--disk", disk_paths, "Attach a raw file as a virtio-blk disk (same as -drive file=PATH)");
   std::string log_items, trace_tc;
   run_cmd->add_option("-d", log_items, "Log items, comma separated ('-d help' lists them)");
   run_cmd->add_option("-D", run.log_file, "Write -d logs to this file instead of stderr");
@@ -138,6 +181,8 @@ Command parse_command_line(int argc, const char* const* argv) {
       run.log_in_asm = run.log_out_asm = true;
       run.log_file = trace_tc;
     }
+    for (const auto& spec : drive_specs) run.drives.push_back(parse_drive(spec));
+    for (const auto& path : disk_paths) run.drives.push_back(DriveOption{path, false});
     if (run.disk.empty() && run.kernel.empty()) fail(ExitCode::kUsage, "run: give a disk image or --kernel (try 'btvmm run --help')");
 
     return run;

@@ -12,6 +12,13 @@ namespace btvmm::host {
 
 enum class Accel { kBt, kKvm };
 
+// One `-drive file=PATH,format=raw,if=virtio[,readonly=on]` (or `--disk PATH`): a raw file the
+// guest sees as a virtio-blk disk after disk.img's own.
+struct DriveOption {
+  std::string path;
+  bool read_only = false;
+};
+
 struct RunOptions {
   std::string disk;                  // disk.img (boot set + guest disk)
   std::string kernel;                // direct boot instead of the image's boot set
@@ -24,6 +31,9 @@ struct RunOptions {
   std::string metrics_file;
   bool no_reboot = false;
   double timeout_s = 0;              // 0: none
+  // -snapshot: guest disk writes stay in memory for this run (across guest reboots), files untouched.
+  bool snapshot = false;
+  std::vector<DriveOption> drives;
   // -d items (QEMU's names where they mean the same) and -D / --trace-tc destination.
   bool log_in_asm = false;   // guest code of each new CCF
   bool log_out_asm = false;  // host code of each new CCF (Capstone)
@@ -52,5 +62,10 @@ Command parse_command_line(int argc, const char* const* argv);
 
 // QEMU-style single-dash long options (-kernel, -append, -no-reboot...) to CLI11's two dashes.
 std::vector<std::string> rewrite_qemu_aliases(const std::vector<std::string>& args);
+
+// QEMU's -drive value: file=PATH (required), format=raw, if=virtio, readonly=on|off. Throws
+// Error(kUsage) for anything else (QEMU-compatible spellings only, so a command line never
+// means something different here than under QEMU).
+DriveOption parse_drive(const std::string& spec);
 
 }  // namespace btvmm::host

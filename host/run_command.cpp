@@ -1,17 +1,23 @@
 #include "host/run_command.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <cstring>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/stats.h"
+#include "devices/virtio_blk.h"
 #include "host/bt_backend.h"
 #include "host/disk_image.h"
 #include "host/file_io.h"
@@ -28,7 +34,66 @@ namespace {
 
 stats::Counter c_boots{"machine.boots", "guest boots (first boot plus reboots)"};
 
-KernelInput gather_boot_set(const RunOptions& o) {
+// The guest's disks, opened once per run: their virtio-blk state (a -snapshot overlay above all)
+// lives across guest reboots, as a QEMU process's drives do.
+class Disks {
+ public:
+  Disks() = default;
+  Disks(const Disks&) = delete;
+  Disks& operator=(const Disks&) = delete;
+  ~Disks() {
+    for (int fd : fds_) ::close(fd);
+  }
+
+  // disk.img is the first disk, whole (MBR partition 1 is the root filesystem: /dev/vda1), with
+  // everything before the root filesystem write-protected so that the boot set and its checksums
+  // stay exactly as mkimage wrote them. An image without a root filesystem is attached read-only.
+  void add_image(const std::string& path, const DiskImageHeader& h, bool snapshot) {
+    devices::VirtioBlk::Options opt;
+    opt.snapshot = snapshot;
+    opt.read_only = h.rootfs_size == 0;
+    opt.protected_bytes = h.rootfs_size ? h.rootfs_offset : 0;
+    add(path, opt, "disk image");
+  }
+  void add_drive(const DriveOption& d, bool snapshot) {
+    devices::VirtioBlk::Options opt;
+    opt.read_only = d.read_only;
+    opt.snapshot = snapshot;
+    add(d.path, opt, "-drive");
+  }
+  std::vector<devices::VirtioBackend*> backends() const {
+    std::vector<devices::VirtioBackend*> out;
+    for (const auto& b : blks_) out.push_back(b.get());
+    return out;
+  }
+
+ private:
+  void add(const std::string& path, devices::VirtioBlk::Options opt, const char* what) {
+    // Snapshot and read-only disks are never written, so they need only read access.
+    bool writes = !opt.read_only && !opt.snapshot;
+    int fd = ::open(path.c_str(), (writes ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      fail(ExitCode::kBadDisk, "{}: cannot open {} as a {} disk: {}{}", path, what, writes ? "read-write" : "read-only",
+           std::strerror(e), writes && (e == EACCES || e == EROFS) ? " (use -snapshot or readonly=on)" : "");
+    }
+    fds_.push_back(fd);
+    opt.serial = "btvmm-" + std::to_string(blks_.size());
+    blks_.push_back(std::make_unique<devices::VirtioBlk>(fd, opt));
+    if (blks_.back()->capacity_sectors() == 0) fail(ExitCode::kBadDisk, "{}: empty {} (a disk needs at least one sector)", path, what);
+  }
+  std::vector<int> fds_;
+  std::vector<std::unique_ptr<devices::VirtioBlk>> blks_;
+};
+
+// The boot set comes from --kernel/--initrd or from the image; the image is checked whenever one
+// is given, since it is also the guest's first disk.
+KernelInput gather_boot_set(const RunOptions& o, std::optional<DiskImageHeader>& image) {
+  std::optional<ParsedImage> img;
+  if (!o.disk.empty()) {
+    img = read_disk_image(o.disk);
+    image = img->header;
+  }
   if (!o.kernel.empty()) {
     KernelInput in;
     in.kernel = read_file(o.kernel, ExitCode::kBadKernel, "kernel");
@@ -40,8 +105,7 @@ KernelInput gather_boot_set(const RunOptions& o) {
     in.cmdline = o.append;
     return in;
   }
-  ParsedImage img = read_disk_image(o.disk);
-  KernelInput in = kernel_input_from(img.boot);
+  KernelInput in = kernel_input_from(img->boot);
   if (o.append_given) in.cmdline = o.append;
   return in;
 }
@@ -98,9 +162,13 @@ class Watchdog {
 int run_command(const RunOptions& o, mmu::Window* window) {
   // Image and kernel are checked before anything else, so their errors come first and do not
   // depend on the accelerator being present.
-  KernelInput input = gather_boot_set(o);
+  std::optional<DiskImageHeader> image;
+  KernelInput input = gather_boot_set(o, image);
+  Disks disks;
+  if (image) disks.add_image(o.disk, *image, o.snapshot);
+  for (const DriveOption& d : o.drives) disks.add_drive(d, o.snapshot);
   FdCharBackend console(1);
-  auto first = std::make_unique<Machine>(o.memory_mib << 20, console);
+  auto first = std::make_unique<Machine>(o.memory_mib << 20, console, disks.backends());
   BootPlan plan = load_kernel(input, first->memory());
   std::unique_ptr<TcTrace> trace;
   if (o.log_in_asm || o.log_out_asm || o.perf_map)
@@ -151,7 +219,7 @@ int run_command(const RunOptions& o, mmu::Window* window) {
     }
     // Reboot: a fresh machine (memory zeroed, devices reset) with the same boot set.
     m.reset();
-    m = std::make_unique<Machine>(o.memory_mib << 20, console);
+    m = std::make_unique<Machine>(o.memory_mib << 20, console, disks.backends());
     plan = load_kernel(input, m->memory());
     backend = backend_factory();
   }

@@ -17,7 +17,8 @@ struct Pc {
   RecordingMachine machine;
   RecordingCharBackend console;
   PortBus ports;
-  PcDevices devices{ports, clock, machine, console, 64ull << 20, [] { return int64_t(1700000000) * 1000000000; }};
+  MmioBus mmio;
+  PcDevices devices{ports, mmio, clock, machine, console, 64ull << 20, [] { return int64_t(1700000000) * 1000000000; }};
   uint8_t in(uint16_t port) { return uint8_t(ports.read(port, 1)); }
   void outb(uint16_t port, uint8_t v) { ports.write(port, 1, v); }
   void run_timed_devices() {

@@ -37,52 +37,57 @@ inline int make_disk() {
   return fd;
 }
 
-struct Guest {
-  RecordingIrqSink irqs;
-  PortBus ports;
-  MmioBus mmio;
-  PciBus pci{irqs};
-  FakeDmaMemory mem{kRam};
-  int fd;
-  VirtioBlk blk;
-  VirtioPci dev{blk, mem};
+// The driver side only: it reaches the device through whatever buses and RAM it is given (a bare
+// PciBus below, or the whole PC in pc_devices_pci_test.cpp).
+struct VirtioDriver {
+  PortBus& bus_ports;
+  MmioBus& bus_mmio;
+  FakeDmaMemory& ram;
   unsigned slot = 0;
   uint64_t common = 0, isr = 0, device = 0, notify = 0;
   uint32_t notify_multiplier = 0;
   uint16_t avail_idx = 0;
   uint16_t next_desc = 0;
 
-  explicit Guest(bool read_only = false, bool snapshot = false)
-      : fd(make_disk()), blk(fd, VirtioBlk::Options{read_only, "serial-42", snapshot}) {
-    pci.attach(ports, mmio);
-    pci.add(dev);
-  }
-  ~Guest() { ::close(fd); }
+  VirtioDriver(PortBus& p, MmioBus& m, FakeDmaMemory& r) : bus_ports(p), bus_mmio(m), ram(r) {}
 
-  uint64_t read_common(unsigned off, unsigned size) { return mmio.read(common + off, size); }
-  void write_common(unsigned off, unsigned size, uint64_t v) { mmio.write(common + off, size, v); }
+  // When set, every MMIO access is split into ascending single bytes, as btvmm's monitor emulation
+  // of a guest MMIO instruction (runtime/monitor_env.cpp write_linear/read_linear) does today.
+  bool byte_mmio = false;
+  uint64_t mmio_read(uint64_t addr, unsigned size) {
+    if (!byte_mmio) return bus_mmio.read(addr, size);
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; ++i) v |= bus_mmio.read(addr + i, 1) << (8 * i);
+    return v;
+  }
+  void mmio_write(uint64_t addr, unsigned size, uint64_t v) {
+    if (!byte_mmio) return bus_mmio.write(addr, size, v);
+    for (unsigned i = 0; i < size; ++i) bus_mmio.write(addr + i, 1, (v >> (8 * i)) & 0xff);
+  }
+  uint64_t read_common(unsigned off, unsigned size) { return mmio_read(common + off, size); }
+  void write_common(unsigned off, unsigned size, uint64_t v) { mmio_write(common + off, size, v); }
   uint8_t status() { return uint8_t(read_common(0x14, 1)); }
 
   // virtio_pci_probe + vp_modern_probe: find the function, enable bus mastering, map the caps.
   void probe() {
     slot = 32;
     for (unsigned s = 0; s < 32; ++s)
-      if (conf1_read(ports, s, 0x00, 2) == 0x1af4) slot = s;
+      if (conf1_read(bus_ports, s, 0x00, 2) == 0x1af4) slot = s;
     REQUIRE(slot < 32);
-    REQUIRE(conf1_read(ports, slot, 0x02, 2) == 0x1042);
-    REQUIRE(conf1_read(ports, slot, 0x08, 1) >= 1);
-    conf1_write(ports, slot, 0x04, 2, conf1_read(ports, slot, 0x04, 2) | PciDevice::kCommandBusMaster);
-    REQUIRE((conf1_read(ports, slot, 0x06, 2) & 0x10) != 0);
+    REQUIRE(conf1_read(bus_ports, slot, 0x02, 2) == 0x1042);
+    REQUIRE(conf1_read(bus_ports, slot, 0x08, 1) >= 1);
+    conf1_write(bus_ports, slot, 0x04, 2, conf1_read(bus_ports, slot, 0x04, 2) | PciDevice::kCommandBusMaster);
+    REQUIRE((conf1_read(bus_ports, slot, 0x06, 2) & 0x10) != 0);
     unsigned seen = 0;
-    for (unsigned p = conf1_read(ports, slot, 0x34, 1); p; p = conf1_read(ports, slot, p + 1, 1)) {
+    for (unsigned p = conf1_read(bus_ports, slot, 0x34, 1); p; p = conf1_read(bus_ports, slot, p + 1, 1)) {
       REQUIRE(++seen < 48);
-      if (conf1_read(ports, slot, p, 1) != 0x09) continue;
-      unsigned type = conf1_read(ports, slot, p + 3, 1);
-      unsigned bar = conf1_read(ports, slot, p + 4, 1);
-      uint32_t offset = conf1_read(ports, slot, p + 8, 4);
-      uint32_t length = conf1_read(ports, slot, p + 12, 4);
+      if (conf1_read(bus_ports, slot, p, 1) != 0x09) continue;
+      unsigned type = conf1_read(bus_ports, slot, p + 3, 1);
+      unsigned bar = conf1_read(bus_ports, slot, p + 4, 1);
+      uint32_t offset = conf1_read(bus_ports, slot, p + 8, 4);
+      uint32_t length = conf1_read(bus_ports, slot, p + 12, 4);
       REQUIRE(bar < 6);
-      uint64_t base = (conf1_read(ports, slot, 0x10 + 4 * bar, 4) & ~15u) + offset;
+      uint64_t base = (conf1_read(bus_ports, slot, 0x10 + 4 * bar, 4) & ~15u) + offset;
       if (type == 1) {
         common = base;
         CHECK(length >= 0x38);
@@ -91,7 +96,7 @@ struct Guest {
       if (type == 4) device = base;
       if (type == 2) {
         notify = base;
-        notify_multiplier = conf1_read(ports, slot, p + 16, 4);
+        notify_multiplier = conf1_read(bus_ports, slot, p + 16, 4);
       }
     }
     REQUIRE(common);
@@ -149,33 +154,57 @@ struct Guest {
 
   uint16_t desc(uint64_t addr, uint32_t len, uint16_t flags) {
     uint16_t i = next_desc++ % kQueueSize;
-    mem.put<uint64_t>(kDesc + 16 * i, addr);
-    mem.put<uint32_t>(kDesc + 16 * i + 8, len);
-    mem.put<uint16_t>(kDesc + 16 * i + 12, flags);
-    mem.put<uint16_t>(kDesc + 16 * i + 14, flags & N ? uint16_t((i + 1) % kQueueSize) : 0);
+    ram.put<uint64_t>(kDesc + 16 * i, addr);
+    ram.put<uint32_t>(kDesc + 16 * i + 8, len);
+    ram.put<uint16_t>(kDesc + 16 * i + 12, flags);
+    ram.put<uint16_t>(kDesc + 16 * i + 14, flags & N ? uint16_t((i + 1) % kQueueSize) : 0);
     return i;
   }
   void header(uint32_t type, uint64_t sector) {
-    mem.put<uint32_t>(kHeader, type);
-    mem.put<uint32_t>(kHeader + 4, 0);
-    mem.put<uint64_t>(kHeader + 8, sector);
+    ram.put<uint32_t>(kHeader, type);
+    ram.put<uint32_t>(kHeader + 4, 0);
+    ram.put<uint64_t>(kHeader + 8, sector);
   }
   // A three-descriptor request as virtblk_add_req builds it; returns the head.
   uint16_t request(uint32_t type, uint64_t sector, uint64_t data, uint32_t len) {
     header(type, sector);
-    mem.put<uint8_t>(kStatusByte, 0xee);
+    ram.put<uint8_t>(kStatusByte, 0xee);
     uint16_t head = desc(kHeader, 16, N);
     if (len) desc(data, len, uint16_t(N | (type == VirtioBlk::kType_Out ? 0 : W)));
     desc(kStatusByte, 1, W);
     return head;
   }
   void kick(uint16_t head) {
-    mem.put<uint16_t>(kAvail + 4 + 2 * (avail_idx % kQueueSize), head);
-    mem.put<uint16_t>(kAvail + 2, ++avail_idx);
-    mmio.write(notify, 2, 0);
+    ram.put<uint16_t>(kAvail + 4 + 2 * (avail_idx % kQueueSize), head);
+    ram.put<uint16_t>(kAvail + 2, ++avail_idx);
+    mmio_write(notify, 2, 0);
   }
-  uint16_t used_idx() { return mem.get<uint16_t>(kUsed + 2); }
-  uint32_t used_len(unsigned n) { return mem.get<uint32_t>(kUsed + 4 + 8 * n + 4); }
-  uint8_t request_status() { return mem.get<uint8_t>(kStatusByte); }
+  uint16_t used_idx() { return ram.get<uint16_t>(kUsed + 2); }
+  uint32_t used_len(unsigned n) { return ram.get<uint32_t>(kUsed + 4 + 8 * n + 4); }
+  uint8_t request_status() { return ram.get<uint8_t>(kStatusByte); }
+};
+
+// A bare PCI bus with one virtio-blk function over a memfd disk, and the driver for it.
+struct GuestParts {
+  RecordingIrqSink irqs;
+  PortBus ports;
+  MmioBus mmio;
+  PciBus pci{irqs};
+  FakeDmaMemory mem{kRam};
+  int fd;
+  VirtioBlk blk;
+  VirtioPci dev{blk, mem};
+
+  explicit GuestParts(VirtioBlk::Options options) : fd(make_disk()), blk(fd, std::move(options)) {
+    pci.attach(ports, mmio);
+    pci.add(dev);
+  }
+  ~GuestParts() { ::close(fd); }
+};
+
+struct Guest : GuestParts, VirtioDriver {
+  explicit Guest(bool read_only = false, bool snapshot = false)
+      : Guest(VirtioBlk::Options{read_only, "serial-42", snapshot}) {}
+  explicit Guest(VirtioBlk::Options options) : GuestParts(std::move(options)), VirtioDriver(ports, mmio, mem) {}
 };
 }  // namespace btvmm::devices::testing
