@@ -26,14 +26,10 @@ stats::Counter c_unsupported{"cpu.emulate_unsupported",
 using translator::DecodedInstruction;
 using emulate::width_mask;
 
-// How one emulated instruction ended before the common commit/rollback.
-struct Outcome {
-  enum Kind { kDone, kFault, kUnsupported } kind = kDone;
-  GuestException exception{};
-};
-Outcome done() { return {}; }
-Outcome unsupported() { return {Outcome::kUnsupported, {}}; }
-Outcome failed(const GuestException& e) { return {Outcome::kFault, e}; }
+using emulate::Outcome;
+using emulate::done;
+using emulate::failed;
+using emulate::unsupported;
 
 bool is_memory(const ZydisDecodedOperand& op) { return op.type == ZYDIS_OPERAND_TYPE_MEMORY; }
 bool is_gpr(const ZydisDecodedOperand& op) {
@@ -262,30 +258,6 @@ Outcome setcc(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
   return done();
 }
 
-// PUSH m16/m32: the address uses ESP before the push (SDM vol. 2 PUSH).
-Outcome push_memory(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
-  const auto& src = insn.operands()[0];
-  if (!is_memory(src) || !plain(src)) return unsupported();
-  uint32_t v = 0;
-  if (auto f = read_operand(vcpu, env, insn, src, &v)) return failed(*f);
-  StackCursor stack = StackCursor::current(vcpu);
-  if (auto f = push(env, stack, v, src.size / 8)) return failed(*f);
-  vcpu.gpr[kEsp] = stack.esp;
-  return done();
-}
-
-// POP m16/m32: ESP is incremented before the destination address is computed (SDM vol. 2 POP).
-Outcome pop_memory(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
-  const auto& dst = insn.operands()[0];
-  if (!is_memory(dst) || !plain(dst)) return unsupported();
-  StackCursor stack = StackCursor::current(vcpu);
-  uint32_t v = 0;
-  if (auto f = pop(env, stack, &v, dst.size / 8)) return failed(*f);
-  vcpu.gpr[kEsp] = stack.esp;
-  if (auto f = write_operand(vcpu, env, insn, dst, v, dst.size)) return failed(*f);
-  return done();
-}
-
 // CMOVcc reads its source whatever the condition, so a bad source faults either way (SDM vol. 2
 // CMOVcc: "the source operand is read ... regardless of the condition").
 Outcome cmov(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
@@ -354,6 +326,8 @@ Outcome multiply_divide(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& 
 }
 
 Outcome dispatch(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
+  if (auto o = emulate::stack_or_segment_instruction(vcpu, env, insn)) return *o;
+  if (auto o = emulate::fpu_instruction(vcpu, env, insn)) return *o;
   const ZydisMnemonic m = insn.mnemonic();
   if (auto op = alu_op_of(m)) return alu(vcpu, env, insn, *op);
   switch (m) {
@@ -363,8 +337,6 @@ Outcome dispatch(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_XCHG: return xchg(vcpu, env, insn);
     case ZYDIS_MNEMONIC_CMPXCHG: return cmpxchg(vcpu, env, insn);
     case ZYDIS_MNEMONIC_XADD: return xadd(vcpu, env, insn);
-    case ZYDIS_MNEMONIC_PUSH: return push_memory(vcpu, env, insn);
-    case ZYDIS_MNEMONIC_POP: return pop_memory(vcpu, env, insn);
     case ZYDIS_MNEMONIC_BSF: return register_from_source(vcpu, env, insn, AluOp::kBsf);
     case ZYDIS_MNEMONIC_BSR: return register_from_source(vcpu, env, insn, AluOp::kBsr);
     case ZYDIS_MNEMONIC_IMUL:
@@ -409,7 +381,9 @@ std::optional<StepResult> emulate_memory_instruction(VcpuState& vcpu, CpuEnv& en
     return StepResult::fault(o.exception);
   }
   vcpu.eip = insn.next_eip();
-  vcpu.interrupt_shadow = false;
+  // MOV SS inhibits interrupts for one instruction (SDM vol. 2 MOV); nothing else emulated here does.
+  vcpu.interrupt_shadow = insn.mnemonic() == ZYDIS_MNEMONIC_MOV && insn.operands()[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                          insn.operands()[0].reg.value == ZYDIS_REGISTER_SS;
   c_emulated.inc();
   return StepResult::cont();
 }
