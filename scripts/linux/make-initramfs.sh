@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test initramfs (gzip-compressed newc cpio) from a boot set made by
 # fetch-boot-set.sh: busybox-static as /bin/busybox with applet links, /init and the built-in
-# tests of scripts/linux/initramfs/, and the virtio modules with their dependencies.
+# tests of scripts/linux/initramfs/, and the virtio and ext4 modules with their dependencies.
 # Usage: make-initramfs.sh [-o OUTPUT] [BOOT_SET_DIR]
 #   BOOT_SET_DIR  default ${BTVMM_CACHE:-$HOME/.cache/btvmm}/linux
 #   OUTPUT        default BOOT_SET_DIR/initramfs.cpio.gz
@@ -46,9 +46,11 @@ done
 cp -R "$here/initramfs/." "$stage/"
 chmod 0755 "$stage/init" "$stage"/etc/btvmm/*.sh
 
-# Kernel modules for the later virtio block device, with everything they depend on, taken from
-# the same package as the kernel (a module only loads into the exact kernel it was built for).
-wanted=(virtio virtio_ring virtio_pci virtio_blk virtio_mmio)
+# Kernel modules for the virtio block device and the disk's ext2 filesystem (Debian's kernel
+# drives ext2 with the ext4 module, CONFIG_EXT4_USE_FOR_EXT2), with everything they depend on,
+# taken from the same package as the kernel (a module only loads into the exact kernel it was
+# built for). crc32c_generic is ext4's soft dependency (modinfo softdep "pre: crypto-crc32c").
+wanted=(virtio virtio_ring virtio_pci virtio_blk virtio_mmio ext4 crc32c_generic)
 declare -A seen=()
 queue=("${wanted[@]}")
 while [ ${#queue[@]} -gt 0 ]; do

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Judges a Linux serial console log from a boot of the test boot set: every line the chosen
 # built-in test must print is there and the kernel reported no oops, BUG, WARNING or panic.
-# Usage: check-boot-log.sh LOG smoke|modules|shell|first-lines. Prints each verdict; exit 0 = pass.
+# Usage: check-boot-log.sh LOG smoke|modules|shell|first-lines|disk. Prints each verdict; exit 0 = pass.
 set -uo pipefail
 
-log="${1:?usage: check-boot-log.sh LOG smoke|modules|shell|first-lines}"
-kind="${2:?usage: check-boot-log.sh LOG smoke|modules|shell|first-lines}"
+log="${1:?usage: check-boot-log.sh LOG smoke|modules|shell|first-lines|disk}"
+kind="${2:?usage: check-boot-log.sh LOG smoke|modules|shell|first-lines|disk}"
 clean="$(mktemp)"
 trap 'rm -f "$clean"' EXIT
 # Serial output ends lines with CR LF and SeaBIOS adds terminal escapes: compare plain text.
@@ -72,6 +72,33 @@ case "$kind" in
     expect "modules pass line" '^btvmm-linux: modules test passed$'
     expect "test exit status 0" "^btvmm-linux: test 'modules' finished with status 0$"
     expect "reboot through the kernel" 'reboot: Restarting system'
+    ;;
+  disk)
+    expect "init marker" '^btvmm-linux: init started'
+    expect "the virtio disk mounted read-write" '^btvmm-linux: mounted /dev/vda1 read-write on /mnt$'
+    expect "disk test started" "^btvmm-linux: running test 'disk'"
+    for w in bin dev etc init proc sys; do
+      if ls_words | grep -qx "$w"; then echo "ok:      ls / lists $w"; else
+        echo "MISSING: ls / lists $w"; failures=$((failures + 1)); fi
+    done
+    expect "/proc/cpuinfo processor line" '^processor[[:space:]]+: 0$'
+    expect "pipeline output" '^pipeline result: 1000 999 998 ?$'
+    expect "fork loop ran 200 times" '^fork loop: 200 iterations, [0-9]+ forks$'
+    expect "smoke pass line" '^btvmm-linux: smoke test passed$'
+    expect "file written on the first boot" '^disk: wrote /mnt/btvmm-disk-test.txt: token [0-9a-f-]{36}$'
+    expect "reboot through the kernel" 'reboot: Restarting system'
+    boots="$(grep -c '^btvmm-linux: init started' "$clean")"
+    if [ "$boots" = 2 ]; then echo "ok:      two boots"; else
+      echo "MISSING: two boots (init started $boots times)"; failures=$((failures + 1)); fi
+    written="$(sed -n 's|^disk: wrote /mnt/btvmm-disk-test.txt: ||p' "$clean" | head -1)"
+    read_back="$(sed -n 's|^disk: read back /mnt/btvmm-disk-test.txt: ||p' "$clean" | head -1)"
+    if [ -n "$written" ] && [ "$written" = "$read_back" ]; then
+      echo "ok:      the file read back after the reboot is the one written ($written)"
+    else
+      echo "MISSING: the same file after the reboot (wrote '$written', read '$read_back')"
+      failures=$((failures + 1))
+    fi
+    expect "disk pass line" '^btvmm-linux: disk test passed$'
     ;;
   *) echo "check-boot-log: unknown kind '$kind'"; exit 2 ;;
 esac

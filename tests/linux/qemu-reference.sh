@@ -31,3 +31,17 @@ qemu_reference_args() {
   qemu_args=(-accel tcg -M isapc -cpu "$cpu" -m 256 -nographic -no-reboot
              -kernel "$1/vmlinuz" -initrd "$1/initramfs.cpio.gz" -append "$2")
 }
+
+# qemu_disk_reference_args BOOT_DIR CMDLINE DISK: sets the array qemu_args for the runs with a
+# guest disk (issue 6): the same CPU, memory and command line, on QEMU's i440FX PC (`-M pc`: a
+# PCI bus, which isapc lacks) with only the devices btvmm has: DISK as a virtio-blk-pci function
+# (modern interface, INTx, as btvmm's) and isa-debug-exit at 0xf4. No -no-reboot: the guest
+# reboots inside the run, as btvmm does without --no-reboot.
+qemu_disk_reference_args() {
+  local cpu="pentium2,-vme,-de,-pse,-msr,-pae,-mce,-apic,-sep,-mtrr,-pge,-mca,-pat,-pse36,-mmx,-fxsr"
+  qemu_args=(-accel tcg -M pc -cpu "$cpu" -m 256 -nographic -vga none -nic none
+             -drive "file=$3,format=raw,if=none,id=disk0"
+             -device virtio-blk-pci,drive=disk0,disable-legacy=on
+             -device isa-debug-exit,iobase=0xf4,iosize=0x04
+             -kernel "$1/vmlinuz" -initrd "$1/initramfs.cpio.gz" -append "$2")
+}
