@@ -21,6 +21,10 @@ WHY = [
     ("shadow.flushes_cr3", "shadow flushes on CR3 loads"),
     ("shadow.flushes_mode", "shadow flushes on mode switches"),
     ("tc.shadow_view_switches", "user/kernel shadow view switches"),
+    ("shadow.maps", "host mmap calls filling the shadow"),
+    ("shadow.pages_mapped", "guest pages mapped into the shadow"),
+    ("tc.revalidated", "CCFs re-checked after a CR3 load or INVLPG"),
+    ("translator.decoded", "guest instructions decoded"),
     ("tc.translations", "translations"),
     ("tc.invalidations", "CCF invalidations (self-modifying or reused code pages)"),
     ("tc.flushes", "whole-TC flushes"),
@@ -55,7 +59,7 @@ def median_counters(runs: List[dict]) -> Dict[str, float]:
 
 
 def why_lines(c: Dict[str, float], per: Optional[float] = None, per_what: str = "",
-              limit: int = 14) -> List[str]:
+              limit: int = 18) -> List[str]:
     """Readable lines for the counters that explain a slow column. `per` divides each value
     (e.g. by the number of iterations) and is named by per_what."""
     out = []
