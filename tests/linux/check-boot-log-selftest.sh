@@ -22,9 +22,9 @@ printf '%s\r\n' \
   'btvmm-linux: rebooting' '[    6.318918] reboot: Restarting system' >"$good"
 
 failures=0
-verdict() {  # verdict NAME EXPECTED(pass|fail) LOG
+verdict() {  # verdict NAME EXPECTED(pass|fail) LOG [KIND, default smoke]
   local got=pass
-  "$here/check-boot-log.sh" "$3" smoke >"$work/out" 2>&1 || got=fail
+  "$here/check-boot-log.sh" "$3" "${4:-smoke}" >"$work/out" 2>&1 || got=fail
   if [ "$got" = "$2" ]; then
     echo "ok:   $1 -> $got"
   else
@@ -50,6 +50,22 @@ verdict "oops" fail "$(with_line '[    2.1] Oops: 0002 [#1] PREEMPT SMP')"
 verdict "BUG:" fail "$(with_line '[    2.1] BUG: unable to handle page fault for address: 0000')"
 verdict "WARNING:" fail "$(with_line '[    2.1] WARNING: CPU: 0 PID: 1 at kernel/fork.c:1 x+0x1/0x2')"
 verdict "panic" fail "$(with_line '[    2.1] Kernel panic - not syncing: Attempted to kill init!')"
+
+# The disk test (issue 6): two boots, the token written on the first read back on the second.
+disk="$work/disk.log"
+token=token\ 0123abcd-4567-89ab-cdef-0123456789ab
+{
+  printf '%s\r\n' "btvmm-linux: mounted /dev/vda1 read-write on /mnt"
+  sed "s/test 'smoke'/test 'disk'/" "$good"
+  printf '%s\r\n' "disk: wrote /mnt/btvmm-disk-test.txt: $token" \
+    'btvmm-linux: init started (kernel 6.1.0-50-686, 1 cpu)' "btvmm-linux: running test 'disk'" \
+    "disk: read back /mnt/btvmm-disk-test.txt: $token" 'btvmm-linux: disk test passed'
+} >"$disk"
+verdict "complete disk log" pass "$disk" disk
+verdict "disk: another token after the reboot" fail \
+  "$(sed '/read back/s/0123abcd/ffffffff/' "$disk" >"$work/v.log"; echo "$work/v.log")" disk
+verdict "disk: one boot only" fail "$(sed '/read back/,$d; 0,/init started/{/init started/d}' "$disk" >"$work/v.log"; echo "$work/v.log")" disk
+verdict "disk: not mounted" fail "$(grep -v 'mounted /dev/vda1' "$disk" >"$work/v.log"; echo "$work/v.log")" disk
 
 if [ "$failures" != 0 ]; then
   echo "$failures verdict(s) wrong"
