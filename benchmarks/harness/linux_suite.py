@@ -20,9 +20,10 @@ from typing import Dict, List, Optional
 from . import columns, counters, procrun
 
 WORKLOADS = ["forkexec", "rw", "alloc"]
-ROWS = ["boot"] + WORKLOADS
+ROWS = ["kernel-boot", "boot"] + WORKLOADS
 COLUMN_NAMES = ["btvmm-bt", "qemu-tcg", "btvmm-kvm", "qemu-kvm"]
 WHAT = {
+    "kernel-boot": "process start to the kernel's \"Run /init as init process\" line",
     "boot": "boot to /init (console line after the 0x3f0 boot-timer write)",
     "forkexec": "shell loop: fork + exec + wait of a static program (200 runs)",
     "rw": "1-byte read of /dev/zero + 1-byte write to /dev/null (20000 each)",
@@ -98,7 +99,8 @@ def command(ctx: columns.Context, column: str, metrics: Optional[str]) -> List[s
             "-initrd", initramfs(ctx), "-append", append]
 
 
-MARKERS = {"boot": r"btvmm-linux: init started", "done": r"^bench-linux: done"}
+MARKERS = {"kernel-boot": r"Run /init as init process", "boot": r"btvmm-linux: init started",
+           "done": r"^bench-linux: done"}
 for _w in WORKLOADS:
     MARKERS[f"begin:{_w}"] = rf"^bench-linux: begin {_w}\b"
     MARKERS[f"end:{_w}"] = rf"^bench-linux: end {_w} status \d+"
@@ -126,6 +128,9 @@ def run_one(ctx: columns.Context, column: str, rep: int, boot_timeout: float,
     os.makedirs(os.path.dirname(log), exist_ok=True)
     o = procrun.run_watched(cmd, COMPILED, deadlines, total, stop_after="done", log_path=log)
     phases = {}
+    kboot = o.marks.get("kernel-boot")
+    phases["kernel-boot"] = _phase(0.0, 0.0, kboot, "PASS" if kboot else
+                                   ("TIMEOUT" if o.timed_out else "FAIL"))
     boot = o.marks.get("boot")
     phases["boot"] = _phase(0.0, 0.0, boot, "PASS" if boot else
                             ("TIMEOUT" if o.timed_out else "FAIL"))
@@ -160,7 +165,9 @@ def summarize(measurements: List[dict], present: List[str], metric: str) -> dict
     verdicts: Dict[str, Dict[str, List[str]]] = {c: {} for c in present}
     for c in present:
         for row in ROWS:
-            runs = [m["phases"][row] for m in measurements if m["column"] == c]
+            # Runs recorded before a phase existed simply lack it.
+            runs = [m["phases"][row] for m in measurements if m["column"] == c
+                    and row in m["phases"]]
             verdicts[c][row] = [p["verdict"] for p in runs]
             vals = [p[metric] for p in runs if p["verdict"] == "PASS" and p[metric] is not None]
             if vals:
