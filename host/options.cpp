@@ -11,7 +11,7 @@ namespace btvmm::host {
 namespace {
 
 const char* const kQemuLongOptions[] = {"kernel", "initrd", "append", "no-reboot", "accel", "stats", "metrics",
-                                         "memory", "timeout", "trace-tc", "perf-map", "snapshot", "version", "help"};
+                                         "memory", "timeout", "trace-tc", "perf-map", "snapshot", "drive", "disk", "version", "help"};
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
