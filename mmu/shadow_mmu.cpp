@@ -22,6 +22,7 @@ stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (every non-glo
 stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
 stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound"};
 stats::Counter c_kept_global{"shadow.kept_global", "global mappings kept across guest CR3 loads"};
+stats::Counter c_view_drops{"shadow.view_drops", "supervisor-only mappings dropped when the window switched to the user view"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
 stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
 stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
@@ -41,7 +42,7 @@ std::optional<EntryRef> entry_ref(const GuestMemory& mem, const std::optional<Gu
 
 ShadowMmu::ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, WriteTraces& traces, GuestPagingState initial,
                      ShadowConfig config)
-    : mem_(mem), mapper_(mapper), state_(initial), config_(config), traces_(traces) {
+    : mem_(mem), mapper_(mapper), state_(initial), config_(config), traces_(traces), view_(config.view) {
   const uint32_t n = config_.prefetch_pages;
   if (n == 0 || n > 1024 || (n & (n - 1)))
     fail(ExitCode::kInternal, "shadow: prefetch block of {} pages is not a power of two up to 1024", n);
@@ -63,6 +64,7 @@ void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
 void ShadowMmu::flush() {
   if (pages_.size()) mapper_.unmap_all();
   pages_.clear();
+  supervisor_only_.clear();
   for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
   table_refs_.clear();
   publish_vmas();
@@ -95,6 +97,28 @@ void ShadowMmu::set_cr4(uint32_t cr4) {
 void ShadowMmu::mode_changed() {
   c_flush_mode.inc();
   flush();
+}
+
+void ShadowMmu::set_view(ShadowView view) {
+  if (view == view_) return;
+  view_ = view;
+  if (view != ShadowView::kUser || supervisor_only_.empty()) return;
+  c_view_drops.inc(supervisor_only_.size());
+  drop(std::vector<uint32_t>(supervisor_only_.begin(), supervisor_only_.end()));
+}
+
+// A mapping made for the supervisor is usable by user code only if user accesses have at least its
+// rights (SDM vol. 3A 4.6: U/S=1 everywhere, and R/W=1 everywhere if it is writable). A mapping
+// made for the user view is always usable by the supervisor: supervisor rights include the user's
+// (no SMAP/SMEP in the guest CPU model).
+void ShadowMmu::note_view_rights(uint32_t lpn, const Translation& t, Prot prot) {
+  if (view_ == ShadowView::kUser) return;
+  const bool user_ok = access_allowed(t, Access{AccessKind::kRead, true}, state_.write_protect()) &&
+                       (prot == Prot::kRead || access_allowed(t, Access{AccessKind::kWrite, true}, state_.write_protect()));
+  if (user_ok)
+    supervisor_only_.erase(lpn);
+  else
+    supervisor_only_.insert(lpn);
 }
 
 void ShadowMmu::invlpg(LinearAddr la) {
@@ -154,6 +178,7 @@ void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
   p.prot = prot_for(t, p.ppn);
   p.global = t.global;
   pages_.insert(lpn, p);
+  note_view_rights(lpn, t, p.prot);
   staged_.push_back(lpn);
 }
 
@@ -202,6 +227,7 @@ void ShadowMmu::drop(std::vector<uint32_t> lpns) {
   lpns.erase(std::unique(lpns.begin(), lpns.end()), lpns.end());
   for (uint32_t lpn : lpns) {
     ShadowPage p = pages_.erase(lpn);
+    supervisor_only_.erase(lpn);
     release_table_trace(p.pde);
     release_table_trace(p.pte);
   }
@@ -272,6 +298,7 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
       // changes.
       const Prot prot = prot_for(t, ppn);
       if (prot != old->prot) {
+        note_view_rights(lpn, t, prot);
         pages_.set_prot(lpn, prot);
         mapper_.protect(LinearAddr(lpn << kPageShift), 1, prot);
         c_protects.inc();

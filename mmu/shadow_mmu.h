@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/types.h"
@@ -71,6 +72,12 @@ class ShadowMmu final : private TraceListener {
   // as the processor's TLB entry for it covers all of it (SDM vol. 3A 4.10.4.1).
   void invlpg(LinearAddr la);
   void flush();
+  // Whose accesses the window serves from now on (the guest CPL changed). Going to kUser drops only
+  // the mappings user code must not use as they are (U/S=0 pages, pages writable only by the
+  // supervisor); mappings made for user accesses are valid for the supervisor, so going back
+  // drops nothing. Faults then fill with the new view's rights.
+  void set_view(ShadowView view);
+  ShadowView view() const { return view_; }
 
   // Handles a host fault at `la` caused by an access of `kind` from the view's privilege.
   FillResult fill(LinearAddr la, AccessKind kind);
@@ -86,7 +93,9 @@ class ShadowMmu final : private TraceListener {
   uint32_t vma_estimate() const { return 2 * pages_.runs(); }
 
  private:
-  Access view_access(AccessKind kind) const { return Access{kind, config_.view == ShadowView::kUser}; }
+  Access view_access(AccessKind kind) const { return Access{kind, view_ == ShadowView::kUser}; }
+  // Records whether a page mapped with `prot` for translation t may stay mapped in the user view.
+  void note_view_rights(uint32_t lpn, const Translation& t, Prot prot);
   Prot prot_for(const Translation& t, Ppn ppn) const;
   void stage(uint32_t lpn, const Translation& t);
   void prefetch_around(uint32_t lpn);
@@ -109,6 +118,9 @@ class ShadowMmu final : private TraceListener {
   // This shadow's references on page-table traces, per table page, released when it drops them.
   std::unordered_map<uint32_t, uint32_t> table_refs_;
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
+  ShadowView view_;
+  // Mapped pages user code may not access with their current protection (dropped by set_view).
+  std::unordered_set<uint32_t> supervisor_only_;
 };
 
 }  // namespace btvmm::mmu

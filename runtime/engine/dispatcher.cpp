@@ -32,7 +32,7 @@ stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated 
 stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
 stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
 stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
-stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (each flushes one)"};
+stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (to user: supervisor-only mappings dropped, shadow.view_drops)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
@@ -52,8 +52,6 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
       trampolines_(tc_),
       host_fpu_(std::make_unique<HostFpuArea>()),
       alive_(std::make_shared<Engine*>(this)) {
-  user_shadow_ = std::make_unique<mmu::ShadowMmu>(mem_, mapper_, shadow_.traces(), shadow_.paging(),
-                                                   mmu::ShadowConfig{.view = mmu::ShadowView::kUser});
   layout_.exit_common = trampolines_.exit_common();
   layout_.simulate = &simulate_;
   cache_.chaining_enabled = config.chaining;
@@ -76,11 +74,9 @@ Engine::~Engine() {
 }
 
 void Engine::select_shadow_view() {
-  const bool user = vcpu_.cpl == 3;
-  if (user == active_user_) return;
-  // The window holds one view at a time: drop what the other view mapped.
-  (active_user_ ? *user_shadow_ : shadow_).flush();
-  active_user_ = user;
+  const mmu::ShadowView view = vcpu_.cpl == 3 ? mmu::ShadowView::kUser : mmu::ShadowView::kSupervisor;
+  if (view == shadow_.view()) return;
+  shadow_.set_view(view);
   c_view_switches.inc();
 }
 
@@ -328,13 +324,11 @@ void Engine::on_branch_exit() {
 }
 
 void Engine::paging_changed(PagingEvent what, uint32_t addr) {
-  for (mmu::ShadowMmu* s : {&shadow_, user_shadow_.get()}) {
-    switch (what) {
-      case PagingEvent::kCr0: s->set_cr0(vcpu_.cr0); break;
-      case PagingEvent::kCr4: s->set_cr4(vcpu_.cr4); break;
-      case PagingEvent::kCr3: s->load_cr3(vcpu_.cr3); break;
-      case PagingEvent::kInvlpg: s->invlpg(LinearAddr(addr)); break;
-    }
+  switch (what) {
+    case PagingEvent::kCr0: shadow_.set_cr0(vcpu_.cr0); break;
+    case PagingEvent::kCr4: shadow_.set_cr4(vcpu_.cr4); break;
+    case PagingEvent::kCr3: shadow_.load_cr3(vcpu_.cr3); break;
+    case PagingEvent::kInvlpg: shadow_.invlpg(LinearAddr(addr)); break;
   }
   // CCFs are keyed by linear EIP: a new mapping may put other code there. Only CCFs whose code
   // mapping the event can change are cut from chains and the lookup (and re-checked on next entry).

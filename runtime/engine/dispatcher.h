@@ -76,10 +76,9 @@ class Engine {
   // match in another and a CPL change clears nothing.
   translator::TcLookup& lookup(uint8_t cpl);
   VcpuState& vcpu() { return vcpu_; }
-  // The shadow serving the current CPL: `shadow` (supervisor view) at CPL 0-2, an engine-owned
-  // user-view shadow at CPL 3 (DESIGN.md 2: U/S=0 pages unreachable from user code). Both map into
-  // the same window, so the one left behind is flushed at each CPL 3 <-> 0 switch (correct first).
-  mmu::ShadowMmu& shadow() { return active_user_ ? *user_shadow_ : shadow_; }
+  // The shadow mapped in the window; its view follows the CPL (DESIGN.md 2: U/S=0 pages are
+  // unreachable from CPL 3 code), switched by select_shadow_view.
+  mmu::ShadowMmu& shadow() { return shadow_; }
   mmu::AddressSpaceMapper& mapper() { return mapper_; }
   mmu::GuestMemory& memory() { return mem_; }
 
@@ -105,7 +104,7 @@ class Engine {
   uint64_t lookup_hits() const;
   // A write to guest-physical page ppn, which holds translated code: invalidate its CCFs.
   void code_written(uint32_t ppn);
-  // Makes the shadow of the current CPL's view the one mapped in the window.
+  // Switches the shadow to the view of the current CPL.
   void select_shadow_view();
   void flush_tc();
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
@@ -126,8 +125,6 @@ class Engine {
   ExecutionHost& host_;
   mmu::GuestMemory& mem_;
   mmu::ShadowMmu& shadow_;
-  std::unique_ptr<mmu::ShadowMmu> user_shadow_;
-  bool active_user_ = false;
   mmu::AddressSpaceMapper& mapper_;
   EngineConfig config_;
   translator::TcMemory tc_;
