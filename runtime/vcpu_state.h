@@ -111,6 +111,8 @@ struct VcpuState {
   // saw it just before entering translated code. In-TC sti/popf that set IF read it to leave for
   // the dispatcher after the interrupt shadow (SDM vol. 3 6.8.3); a later arrival raises `attention`.
   uint32_t irq_pending = 0;
+  // Appended: IA32_TSC_ADJUST (SDM vol. 3 17.17.3), the sum of all changes made to the guest TSC.
+  uint64_t tsc_adjust = 0;
 
   uint32_t& reg(Gpr r) { return gpr[r]; }
   uint32_t reg(Gpr r) const { return gpr[r]; }
