@@ -49,6 +49,9 @@ class CpuEnv {
   // Rate of host_tsc() in kHz, or 0 if this environment does not know it; CPUID leaves 0x15/0x16
   // report it (0: "ratio not enumerated", SDM vol. 2 CPUID leaf 15H). Constant for an env's life.
   virtual uint32_t tsc_khz() { return 0; }
+  // Whether host_tsc() runs at a constant rate, also in deep sleep states (an invariant TSC,
+  // SDM vol. 3 17.17.1); CPUID.80000007H:EDX[8] reports it. Constant for an env's life.
+  virtual bool tsc_invariant() { return false; }
 };
 
 }  // namespace btvmm::runtime

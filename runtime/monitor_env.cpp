@@ -2,6 +2,7 @@
 // Never reaches guest memory except through GuestMemory, the write traces and the buses.
 #include "runtime/monitor_env.h"
 
+#include <cpuid.h>
 #include <time.h>
 #include <x86intrin.h>
 
@@ -82,6 +83,13 @@ void MonitorEnv::paging_changed(PagingEvent what, uint32_t addr) {
 uint64_t MonitorEnv::host_tsc() { return __rdtsc(); }
 
 uint32_t MonitorEnv::tsc_khz() { return host_tsc_khz(); }
+
+bool MonitorEnv::tsc_invariant() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) || eax < 0x80000007) return false;
+  __get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx);
+  return edx & (1u << 8);
+}
 
 namespace {
 

@@ -38,6 +38,9 @@ class MonitorEnv : public CpuEnv {
   uint64_t host_tsc() override;
   // The host TSC rate, measured once per process (host_tsc_khz()).
   uint32_t tsc_khz() override;
+  // The host's own CPUID.80000007H:EDX[8]: the guest TSC is the host TSC, so it is invariant
+  // exactly when the host's is.
+  bool tsc_invariant() override;
 
   mmu::GuestPagingState paging_state() const { return {vcpu_.cr0, vcpu_.cr3, vcpu_.cr4}; }
 

@@ -11,7 +11,7 @@
 namespace btvmm::runtime {
 namespace {
 
-constexpr uint32_t kMaxExtendedLeaf = 0x80000004;
+constexpr uint32_t kMaxExtendedLeaf = 0x80000007;
 
 // CPUID.01H:EDX bits (SDM vol. 2 table 3-11).
 constexpr uint32_t kFpu = 1u << 0, kDebugExt = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4, kMsr = 1u << 5,
@@ -21,6 +21,12 @@ constexpr uint32_t kFpu = 1u << 0, kDebugExt = 1u << 2, kPse = 1u << 3, kTsc = 1
 // leaves it "not used"; VMware, KVM and QEMU set it). Linux then expects no PMU and no microcode
 // loader (arch/x86/events/core.c check_hw_exists, microcode/core.c), as in any VM.
 constexpr uint32_t kHypervisor = 1u << 31;
+// CPUID.(EAX=07H,ECX=0):EBX bit 1: IA32_TSC_ADJUST exists. CPUID.80000007H:EDX bit 8: invariant
+// TSC. Linux 6.1 (tsc.c check_system_tsc_reliable) trusts a constant, non-stop TSC with TSC_ADJUST
+// and skips the clocksource watchdog; otherwise its watchdog here is the PIT clocksource, built on
+// jiffies, which lags whenever a tick is late on a busy host and wrongly marks the TSC unstable.
+constexpr uint32_t kTscAdjust = 1u << 1;
+constexpr uint32_t kInvariantTsc = 1u << 8;
 
 // Family 6, model 13, stepping 6 (a Pentium M class part: SSE2 without PAE or an APIC).
 constexpr uint32_t kSignature = (6u << 8) | (13u << 4) | 6u;
@@ -58,14 +64,13 @@ void set_edx_eax(VcpuState& vcpu, uint64_t v) {
 
 }  // namespace
 
-CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz) {
+CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool tsc_invariant) {
   // Intel: a leaf above the highest basic or extended one returns the highest basic leaf.
   if (leaf >= 0x80000000) {
     if (leaf > kMaxExtendedLeaf) leaf = kMaxBasicLeaf;
   } else if (leaf > kMaxBasicLeaf) {
     leaf = kMaxBasicLeaf;
   }
-  (void)subleaf;  // leaves 4, 7, 0xb and 0xd have sub-leaves, all empty in this model
   switch (leaf) {
     case 0: return {kMaxBasicLeaf, word("Genu"), word("ntel"), word("ineI")};
     case 1:
@@ -74,15 +79,19 @@ CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz) {
     // Leaf 2: AL = 1 (one call), every descriptor byte null: no cache or TLB is described, and
     // leaf 4 sub-leaf 0 has cache type 0 (no caches). btvmm models no cache hierarchy.
     case 2: return {1, 0, 0, 0};
-    // Leaves 3-0x14 are all zero: no serial number, MONITOR, thermal/power features, structured
-    // extended features (leaf 7 max sub-leaf 0), DCA, architectural PMU (leaf 0xa version 0),
-    // x2APIC topology (leaf 0xb EBX = 0: not present), XSAVE, RDT, SGX or processor trace.
+    // Leaf 7 sub-leaf 0 (the only one: EAX = 0): of the structured extended features only TSC_ADJUST.
+    case 7: return {0, subleaf == 0 ? kTscAdjust : 0, 0, 0};
+    // Leaves 3-0x14 otherwise zero, every sub-leaf: no serial number, MONITOR, thermal/power
+    // features, DCA, architectural PMU (leaf 0xa version 0), x2APIC topology (leaf 0xb EBX = 0:
+    // not present), XSAVE, RDT, SGX or processor trace; leaf 4 cache type 0 (no caches).
     case 0x15: return tsc_leaf(tsc_khz);
     // Leaf 16H: base and maximum frequency in MHz (the TSC runs at the base frequency); no bus
     // frequency is modelled.
     case 0x16: return {tsc_khz / 1000, tsc_khz / 1000, 0, 0};
     case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001: return {};  // no NX, no long mode, no syscall
+    case 0x80000007: return {0, 0, 0, tsc_invariant ? kInvariantTsc : 0};
+    // 0x80000005/6 (cache descriptions) are zero: no cache hierarchy is modelled.
     case 0x80000002: case 0x80000003: case 0x80000004: {
       const char* b = kBrand + (leaf - 0x80000002) * 16;
       return {word(b), word(b + 4), word(b + 8), word(b + 12)};
@@ -97,7 +106,8 @@ void exec_cpuid(VcpuState& vcpu, CpuEnv& env) {
   // Only leaves 0x15/0x16 (and the out-of-range leaves that alias 0x16) need the rate; asking
   // for it lazily keeps its one-time measurement away from guests that never look.
   const bool needs_rate = leaf >= 0x15 && !(leaf >= 0x80000000 && leaf <= kMaxExtendedLeaf);
-  const CpuidResult r = cpuid_leaf(leaf, vcpu.gpr[kEcx], needs_rate ? env.tsc_khz() : 0);
+  const CpuidResult r =
+      cpuid_leaf(leaf, vcpu.gpr[kEcx], needs_rate ? env.tsc_khz() : 0, leaf == 0x80000007 && env.tsc_invariant());
   vcpu.gpr[kEax] = r.eax;
   vcpu.gpr[kEbx] = r.ebx;
   vcpu.gpr[kEcx] = r.ecx;
@@ -110,6 +120,7 @@ Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env) {
   switch (vcpu.gpr[kEcx]) {
     case kMsrTsc: set_edx_eax(vcpu, env.host_tsc() + vcpu.tsc_offset); return std::nullopt;
     case kMsrPlatformId: set_edx_eax(vcpu, 0); return std::nullopt;
+    case kMsrTscAdjust: set_edx_eax(vcpu, vcpu.tsc_adjust); return std::nullopt;
     case kMsrBiosSignId: set_edx_eax(vcpu, 0); return std::nullopt;
     case kMsrMiscEnable: set_edx_eax(vcpu, 1); return std::nullopt;
     case kMsrSysenterCs: set_edx_eax(vcpu, vcpu.sysenter_cs); return std::nullopt;
@@ -124,8 +135,19 @@ Fault exec_wrmsr(VcpuState& vcpu, CpuEnv& env) {
   if (vcpu.cpl != 0) return gp(0);
   const uint64_t v = (uint64_t(vcpu.gpr[kEdx]) << 32) | vcpu.gpr[kEax];
   switch (vcpu.gpr[kEcx]) {
-    // SDM vol. 3 18.17: a TSC write sets the counter; keep it as an offset from the host's.
-    case kMsrTsc: vcpu.tsc_offset = v - env.host_tsc(); return std::nullopt;
+    // SDM vol. 3 17.17: a TSC write sets the counter, kept as an offset from the host's; the same
+    // change is added to IA32_TSC_ADJUST, and a TSC_ADJUST write moves the TSC by its change
+    // (17.17.3).
+    case kMsrTsc: {
+      const uint64_t offset = v - env.host_tsc();
+      vcpu.tsc_adjust += offset - vcpu.tsc_offset;
+      vcpu.tsc_offset = offset;
+      return std::nullopt;
+    }
+    case kMsrTscAdjust:
+      vcpu.tsc_offset += v - vcpu.tsc_adjust;
+      vcpu.tsc_adjust = v;
+      return std::nullopt;
     case kMsrBiosSignId: case kMsrMiscEnable: return std::nullopt;
     case kMsrSysenterCs: vcpu.sysenter_cs = uint32_t(v); return std::nullopt;
     case kMsrSysenterEsp: vcpu.sysenter_esp = uint32_t(v); return std::nullopt;

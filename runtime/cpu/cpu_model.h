@@ -3,7 +3,8 @@
 // SSE and SSE2; no APIC, PAE, SEP, MTRR, MCE, PAT, CLFLUSH, no architectural PMU; the hypervisor
 // bit set (the guest does run in a VM) but no leaf 0x40000000 interface (DESIGN.md 4,
 // CONVENTIONS.md: advertise only what btvmm really provides). The TSC rate is enumerated in
-// leaves 0x15/0x16 as real CPUs do. Must never report the host's CPUID or MSRs.
+// leaves 0x15/0x16 as real CPUs do; it is invariant (with IA32_TSC_ADJUST) when the host's TSC is.
+// Must never report the host's CPUID or MSRs.
 #pragma once
 
 #include <cstdint>
@@ -19,14 +20,17 @@ struct CpuidResult {
 };
 
 // CPUID leaf `leaf`, sub-leaf `subleaf` (leaves 4 and 7 have sub-leaves; every one of this model
-// is empty), for a guest TSC running at `tsc_khz` (0: rate unknown, leaves 0x15/0x16 say so).
-CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz);
+// but leaf 7 sub-leaf 0 is empty), for a guest TSC running at `tsc_khz` (0: rate unknown, leaves
+// 0x15/0x16 say so) that is invariant or not (CPUID.80000007H:EDX[8]).
+CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool tsc_invariant = false);
 
 // Highest basic leaf: 0x16, the processor frequency leaf (SDM vol. 2 CPUID).
 inline constexpr uint32_t kMaxBasicLeaf = 0x16;
 
 // MSR numbers the model implements (SDM vol. 4 table 2-2).
 inline constexpr uint32_t kMsrTsc = 0x10;
+// IA32_TSC_ADJUST (SDM vol. 3 17.17.3): reads the total adjustment, writes move the TSC.
+inline constexpr uint32_t kMsrTscAdjust = 0x3b;
 // IA32_PLATFORM_ID (read-only): Linux's microcode driver reads it unguarded on family 6 model >= 5
 // to pick an update; platform id 0 (bits 52:50) as KVM reports. WRMSR is #GP(0).
 inline constexpr uint32_t kMsrPlatformId = 0x17;
@@ -44,7 +48,7 @@ Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env);
 Fault exec_wrmsr(VcpuState& vcpu, CpuEnv& env);
 // RDTSC: EDX:EAX = host TSC + tsc_offset; #GP(0) with CR4.TSD at CPL > 0.
 Fault exec_rdtsc(VcpuState& vcpu, CpuEnv& env);
-// CPUID on EAX (and ECX) into EAX/EBX/ECX/EDX; the TSC rate comes from env.tsc_khz().
+// CPUID on EAX (and ECX) into EAX/EBX/ECX/EDX; the TSC rate and invariance come from the env.
 void exec_cpuid(VcpuState& vcpu, CpuEnv& env);
 
 }  // namespace btvmm::runtime

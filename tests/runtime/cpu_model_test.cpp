@@ -59,12 +59,13 @@ TEST_CASE("cpuid_leaves_below_the_maximum_describe_no_cache_pmu_topology_or_xsav
   CHECK(cpuid_leaf(2, 0, 0).eax == 1);
   CHECK(cpuid_leaf(2, 0, 0).ebx == 0);
   CHECK((cpuid_leaf(4, 0, 0).eax & 0x1f) == 0);
-  // Leaf 7 sub-leaf 0: max sub-leaf 0 and no structured extended feature.
+  // Leaf 7 sub-leaf 0: max sub-leaf 0 and, of the structured extended features, TSC_ADJUST only.
   const CpuidResult s = cpuid_leaf(7, 0, 0);
   CHECK(s.eax == 0);
-  CHECK(s.ebx == 0);
+  CHECK(s.ebx == (1u << 1));
   CHECK(s.ecx == 0);
   CHECK(s.edx == 0);
+  CHECK(cpuid_leaf(7, 1, 0).ebx == 0);
   // Leaf 0xa: architectural PMU version 0 (Linux: no ARCH_PERFMON).
   CHECK((cpuid_leaf(0xa, 0, 0).eax & 0xff) == 0);
   // Leaf 0xb: EBX[15:0] = 0 means the leaf is not supported (SDM vol. 2 CPUID 0BH).
@@ -121,6 +122,34 @@ TEST_CASE("cpuid_instruction_takes_the_tsc_rate_from_the_environment") {
   m.vcpu.gpr[kEax] = 0x16;
   REQUIRE(m.run({0x0f, 0xa2}).kind == StepResult::kContinue);
   CHECK(m.vcpu.gpr[kEax] == 1800);
+}
+
+TEST_CASE("cpuid_80000007_reports_an_invariant_tsc_only_when_the_host_tsc_is") {
+  CHECK(cpuid_leaf(0x80000000, 0, 0).eax == 0x80000007);
+  CHECK(cpuid_leaf(0x80000007, 0, 0, true).edx == (1u << 8));
+  CHECK(cpuid_leaf(0x80000007, 0, 0, false).edx == 0);
+  Machine m;
+  m.vcpu.gpr[kEax] = 0x80000007;
+  REQUIRE(m.run({0x0f, 0xa2}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEdx] == 0);  // the fake env does not claim an invariant TSC
+}
+
+TEST_CASE("tsc_writes_accumulate_in_tsc_adjust_and_tsc_adjust_writes_move_the_tsc") {
+  Machine m;
+  m.env.tsc = 1000;
+  m.vcpu.gpr[kEcx] = kMsrTsc;
+  m.vcpu.gpr[kEdx] = 0;
+  m.vcpu.gpr[kEax] = 5000;
+  REQUIRE(m.run({0x0f, 0x30}).kind == StepResult::kContinue);  // TSC := 5000: +4000
+  m.vcpu.gpr[kEcx] = kMsrTscAdjust;
+  REQUIRE(m.run({0x0f, 0x32}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEax] == 4000);
+  m.vcpu.gpr[kEdx] = 0;
+  m.vcpu.gpr[kEax] = 0;  // TSC_ADJUST := 0 moves the TSC back by 4000 (SDM vol. 3 17.17.3)
+  REQUIRE(m.run({0x0f, 0x30}).kind == StepResult::kContinue);
+  REQUIRE(m.run({0x0f, 0x31}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEax] == 1000);
+  CHECK(m.vcpu.gpr[kEdx] == 0);
 }
 
 TEST_CASE("rdmsr_platform_id_reads_zero_and_wrmsr_to_it_raises_gp0") {
