@@ -49,7 +49,8 @@ uint32_t crc32_of(std::span<const uint8_t> bytes) {
   return static_cast<uint32_t>(crc);
 }
 
-ParsedImage parse_disk_image(std::span<const uint8_t> bytes, const std::string& name) {
+ParsedImage parse_disk_image(std::span<const uint8_t> bytes, const std::string& name, uint64_t file_size) {
+  if (file_size == UINT64_MAX) file_size = bytes.size();
   const uint64_t header_end = DiskImageHeader::kOffset + sizeof(DiskImageHeader);
   if (bytes.size() < header_end)
     fail(ExitCode::kBadImage, "{}: {} bytes is too small for a btvmm disk image (header ends at {})", name, bytes.size(),
@@ -73,14 +74,19 @@ ParsedImage parse_disk_image(std::span<const uint8_t> bytes, const std::string& 
   auto kernel = section(bytes, name, "kernel", h.kernel_offset, h.kernel_size);
   auto initrd = section(bytes, name, "initrd", h.initrd_offset, h.initrd_size);
   auto cmdline = section(bytes, name, "command line", h.cmdline_offset, h.cmdline_size);
-  section(bytes, name, "root filesystem", h.rootfs_offset, h.rootfs_size);
+  // The root filesystem is not part of `bytes` when only the boot set was read: check its extent
+  // against the whole file.
+  if (h.rootfs_size && (h.rootfs_offset < header_end || h.rootfs_offset > file_size ||
+                        h.rootfs_size > file_size - h.rootfs_offset))
+    fail(ExitCode::kBadImage, "{}: root filesystem at offset {} size {} lies outside the image ({} bytes): truncated or corrupt",
+         name, h.rootfs_offset, h.rootfs_size, file_size);
   check_crc(name, "kernel", kernel, h.kernel_crc32);
   check_crc(name, "initrd", initrd, h.initrd_crc32);
   check_crc(name, "command line", cmdline, h.cmdline_crc32);
   if (std::memchr(cmdline.data(), 0, cmdline.size()))
     fail(ExitCode::kBadImage, "{}: command line contains a NUL byte", name);
 
-  out.file_size = bytes.size();
+  out.file_size = file_size;
   out.boot.kernel.assign(kernel.begin(), kernel.end());
   out.boot.initrd.assign(initrd.begin(), initrd.end());
   out.boot.cmdline.assign(cmdline.begin(), cmdline.end());
@@ -112,11 +118,7 @@ ParsedImage read_disk_image(const std::string& path) {
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(boot_end));
   if (!in) fail(ExitCode::kBadImage, "{}: read error", path);
   // Parse with the real file size so that out-of-file extents are reported as truncation.
-  ParsedImage out = parse_disk_image(std::span<const uint8_t>(bytes), path);
-  const DiskImageHeader& h = out.header;
-  if (h.rootfs_size && (h.rootfs_offset > uint64_t(size) || h.rootfs_size > uint64_t(size) - h.rootfs_offset))
-    fail(ExitCode::kBadImage, "{}: root filesystem at offset {} size {} lies outside the image ({} bytes): truncated",
-         path, h.rootfs_offset, h.rootfs_size, size);
+  ParsedImage out = parse_disk_image(std::span<const uint8_t>(bytes), path, static_cast<uint64_t>(size));
   out.file_size = static_cast<uint64_t>(size);
   return out;
 }

@@ -45,8 +45,10 @@ struct ParsedImage {
 };
 
 // Parses an image held in memory (for tests and fuzzing). Throws Error(kBadImage) with the
-// image name and the offending field on anything wrong.
-ParsedImage parse_disk_image(std::span<const uint8_t> bytes, const std::string& name);
+// image name and the offending field on anything wrong. `bytes` may be only the head of a file
+// of `file_size` bytes (the boot set, without the root filesystem): the root filesystem's extent
+// is checked against file_size (default: bytes.size()).
+ParsedImage parse_disk_image(std::span<const uint8_t> bytes, const std::string& name, uint64_t file_size = UINT64_MAX);
 // Reads and parses a file.
 ParsedImage read_disk_image(const std::string& path);
 

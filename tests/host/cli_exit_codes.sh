@@ -65,6 +65,21 @@ for seed in 1 2 3 4 5; do
 done
 spin=$(kernel spin.elf "ebfe")  # jmp $
 expect 14 "--timeout stops a guest that spins" -- "$btvmm" run --accel bt --timeout 1 --kernel "$spin"
+# Guest disks (README "Command line", "disk.img format"): unopenable files stop btvmm with 16
+# before the guest starts; malformed -drive values are command-line errors.
+expect 16 "-drive naming a missing file" -- "$btvmm" run --kernel "$good" -drive "file=$tmp/nope.img,format=raw,if=virtio"
+expect 16 "--disk naming a directory" -- "$btvmm" run --kernel "$good" --disk "$tmp"
+expect 2 "-drive with an unsupported format" -- "$btvmm" run --kernel "$good" -drive "file=$tmp/disk.img,format=qcow2"
+expect 2 "-drive without file=" -- "$btvmm" run --kernel "$good" -drive "format=raw,if=virtio"
+expect 133 "guest runs with a read-only -drive and -snapshot attached" -- \
+  "$btvmm" run --accel bt --kernel "$good" -snapshot -drive "file=$tmp/disk.img,format=raw,if=virtio,readonly=on"
+expect 133 "disk.img with -snapshot" -- "$btvmm" run --accel bt -snapshot "$tmp/disk.img"
+# An image with a root filesystem: only the boot set is read at start, the rest is the disk.
+mkdir -p "$tmp/rootdir" && echo hello >"$tmp/rootdir/f"
+PATH="$PATH:/usr/sbin:/sbin" "$btvmm" mkimage -o "$tmp/rootfs.img" --kernel "$good" --rootfs "$tmp/rootdir" --rootfs-size 2 >/dev/null 2>&1
+expect 133 "disk.img with a root filesystem boots and is attached" -- "$btvmm" run --accel bt "$tmp/rootfs.img"
+head -c 2097152 "$tmp/rootfs.img" >"$tmp/rootfs-truncated.img"
+expect 4 "disk.img whose root filesystem is cut short" -- "$btvmm" run "$tmp/rootfs-truncated.img"
 if [ ! -e /dev/kvm ]; then
   expect 12 "--accel kvm without /dev/kvm" -- "$btvmm" run --accel kvm --kernel "$good"
 fi
