@@ -1,5 +1,6 @@
 // In-TC sequences for Kind::kVirtualCpu instructions that Linux runs constantly (DESIGN.md 1:
-// "cli/sti/pushf/popf become a few instructions on the virtual flags"): cli, sti, pushfd and popfd.
+// "cli/sti/pushf/popf become a few instructions on the virtual flags"): cli, sti, pushfd and popfd,
+// and the selector stores mov r/m, Sreg and push Sreg.
 // The virtual IF, IOPL, TF, NT, AC, ID live in vcpu.eflags; the guest's arithmetic flags and DF stay
 // in the host RFLAGS, saved and restored with pushfq/popfq on the monitor stack (never the guest's).
 // Never lets guest TF or AC reach the host RFLAGS, and never changes IOPL/TF/NT/AC/ID/RF in the TC:
@@ -129,6 +130,52 @@ void emit_popfd(EmitContext& c, const DecodedInstruction& insn) {
   if (c.cpl == 0) c.attention_check(insn.next_eip());
 }
 
+// R&I: a stored selector must be the guest's, not the host's (vcpu.seg[].selector, SegmentCache).
+int32_t selector_offset(ZydisRegister r) {
+  constexpr ZydisRegister kOrder[runtime::kSegCount] = {ZYDIS_REGISTER_ES, ZYDIS_REGISTER_CS, ZYDIS_REGISTER_SS,
+                                                        ZYDIS_REGISTER_DS, ZYDIS_REGISTER_FS, ZYDIS_REGISTER_GS};
+  for (unsigned s = 0; s < runtime::kSegCount; ++s)
+    if (kOrder[s] == r)
+      return static_cast<int32_t>(offsetof(runtime::VcpuState, seg) + s * sizeof(runtime::SegmentCache) +
+                                  offsetof(runtime::SegmentCache, selector));
+  return -1;
+}
+
+// SDM vol. 2 MOV (8C): a 32-bit register gets the selector zero-extended, a 16-bit register or
+// memory gets 16 bits. No flags change.
+bool emit_mov_from_sreg(EmitContext& c, const DecodedInstruction& insn) {
+  const auto ops = insn.visible_operands();
+  if (ops.size() != 2 || ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER) return false;
+  const int32_t sel = selector_offset(ops[1].reg.value);
+  if (sel < 0) return false;
+  if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+    const x86::Gp dst = host_gpr(ops[0].reg.value);
+    if (!dst.isValid() || (dst.size() != 4 && dst.size() != 2)) return false;
+    if (dst.size() == 4) c.a.movzx(dst, x86::word_ptr(x86::r15, sel));
+    else c.a.mov(dst, x86::word_ptr(x86::r15, sel));
+    return true;
+  }
+  if (!simple_memory(insn, ops[0])) return false;
+  c.a.movzx(x86::r12d, x86::word_ptr(x86::r15, sel));
+  c.a.mov(guest_memory(c, insn, ops[0], 2), x86::r12w);
+  return true;
+}
+
+// SDM vol. 2 PUSH Sreg with a 32-bit operand: ESP moves by 4 and, on recent processors, only the
+// low 16 bits of the slot are written (runtime/cpu exec_push_sreg does the same). Store first, then
+// ESP (fault-safe, like emit_reencode.cpp).
+bool emit_push_sreg(EmitContext& c, const DecodedInstruction& insn) {
+  if (insn.operand_width() != 32) return false;
+  int32_t sel = -1;
+  for (const auto& op : insn.operands())
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && sel < 0) sel = selector_offset(op.reg.value);
+  if (sel < 0) return false;
+  c.a.movzx(x86::r12d, x86::word_ptr(x86::r15, sel));
+  c.a.mov(x86::word_ptr(x86::esp, -4), x86::r12w);
+  c.a.lea(x86::esp, x86::ptr(x86::esp, -4));
+  return true;
+}
+
 }  // namespace
 
 VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn) {
@@ -149,6 +196,10 @@ VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_POPFD:
       emit_popfd(c, insn);
       return VcpuEmit::kContinues;
+    case ZYDIS_MNEMONIC_MOV:
+      return emit_mov_from_sreg(c, insn) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
+    case ZYDIS_MNEMONIC_PUSH:
+      return emit_push_sreg(c, insn) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
     default:
       return VcpuEmit::kNotEmitted;
   }

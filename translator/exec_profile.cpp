@@ -45,7 +45,7 @@ stats::Counter c_callout[kCalloutKindCount - 1] = {
     {"exec.callouts.io", "callouts executed: in/out/ins/outs"},
     {"exec.callouts.control_register", "callouts executed: mov CRn/DRn, lmsw, smsw, clts"},
     {"exec.callouts.descriptor_table", "callouts executed: lgdt/lidt/lldt/ltr, sgdt/sidt/sldt/str, lar/lsl/verr/verw"},
-    {"exec.callouts.segment_load", "callouts executed: mov/pop to a segment register, lds/les/lfs/lgs/lss"},
+    {"exec.callouts.segment", "callouts executed: mov/push/pop of a segment register, lds/les/lfs/lgs/lss"},
     {"exec.callouts.interrupt", "callouts executed: int n, int3, into, ud2"},
     {"exec.callouts.iret", "callouts executed: iret"},
     {"exec.callouts.hlt", "callouts executed: hlt"},
@@ -82,7 +82,7 @@ CalloutKind callout_kind(const DecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_SGDT: case ZYDIS_MNEMONIC_SIDT: case ZYDIS_MNEMONIC_SLDT: case ZYDIS_MNEMONIC_STR:
     case ZYDIS_MNEMONIC_LAR: case ZYDIS_MNEMONIC_LSL: case ZYDIS_MNEMONIC_VERR: case ZYDIS_MNEMONIC_VERW:
       return CalloutKind::kDescriptorTable;
-    case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES: case ZYDIS_MNEMONIC_LFS:
+    case ZYDIS_MNEMONIC_PUSH: case ZYDIS_MNEMONIC_POP: case ZYDIS_MNEMONIC_LDS: case ZYDIS_MNEMONIC_LES: case ZYDIS_MNEMONIC_LFS:
     case ZYDIS_MNEMONIC_LGS: case ZYDIS_MNEMONIC_LSS:
       return CalloutKind::kSegmentLoad;
     case ZYDIS_MNEMONIC_INT: case ZYDIS_MNEMONIC_INT1: case ZYDIS_MNEMONIC_INT3: case ZYDIS_MNEMONIC_INTO:

@@ -32,7 +32,7 @@ enum class CalloutKind : uint8_t {
   kIo,               // in/out/ins/outs
   kControlRegister,  // mov to/from CRn/DRn, lmsw, smsw, clts
   kDescriptorTable,  // lgdt/lidt/lldt/ltr and the store forms, lar/lsl/verr/verw
-  kSegmentLoad,      // mov/pop to a segment register, lds/les/lfs/lgs/lss
+  kSegmentLoad,      // mov/push/pop of a segment register, lds/les/lfs/lgs/lss
   kInterrupt,        // int n, int3, into, ud2 and other #UD raisers
   kIret,
   kHlt,

@@ -255,3 +255,30 @@ TEST_CASE("executed_instruction_counters_fold_runs_times_instructions_by_kind", 
   CHECK(counter("exec.cpl0.instructions") == 1 + 4 * 100 + 2);
   CHECK(counter("exec.cpl0.ident_percent") == 100 * 201 / 403);
 }
+
+TEST_CASE("mov_and_push_of_segment_registers_store_the_guest_selectors_in_the_tc", "[virtual_flags]") {
+  stats::reset_all();
+  Machine m;
+  m.vcpu.seg[kFs].selector = 0x33;  // not the host's: the value must come from the vCPU
+  m.write32(kData, 0xaaaaaaaa);
+  m.write32(kStackTop - 4, 0xbbbbbbbb);
+  m.code(kCode, [](x86::Assembler& a) {
+    a.mov(x86::eax, 0xffffffff);
+    a.mov(x86::eax, x86::ds);  // 32-bit register: zero-extended
+    a.mov(x86::ebx, 0xffffffff);
+    a.mov(x86::bx, x86::cs);   // 16-bit register: upper half kept
+    a.mov(x86::word_ptr(kData), x86::fs);
+    a.push(x86::fs);
+    a.pop(x86::ecx);
+    a.push(x86::fs);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEax] == 0x10);
+  CHECK(m.vcpu.gpr[kEbx] == 0xffff0008);
+  CHECK(m.read32(kData) == 0xaaaa0033);
+  CHECK((m.vcpu.gpr[kEcx] & 0xffff) == 0x33);
+  CHECK(m.vcpu.gpr[kEsp] == kStackTop - 4);
+  CHECK(m.read32(kStackTop - 4) == 0xbbbb0033);  // only the low 16 bits of the slot are written
+  CHECK(counter("tc.exits_monitor") == 1);
+}
