@@ -200,6 +200,9 @@ def format_table(summary: dict, absent: Dict[str, str]) -> str:
     notes = [f"median {summary['metric']} of each phase (boot: process start to /init); "
              "bt/qemu < 1 means btvmm-bt is faster; TIMEOUT/NOT-REACHED: no time exists"]
     notes += [f"{r}: {WHAT[r]}" for r in ROWS]
+    for c in cols:
+        n = [f"{r} {sum(v == 'PASS' for v in summary['verdicts'][c].get(r, []))}" for r in ROWS]
+        notes.append(f"passing samples, {c}: " + ", ".join(n))
     for name, why in absent.items():
         notes.append(f"{name}: absent ({why})")
     return "\n".join(text + [""] + notes)
