@@ -84,7 +84,9 @@ def write_kernel_png(doc: dict, path: str, title: str) -> Optional[str]:
                            "host TSC cycles", cols, rows, table))
     if lx:
         cols = [c for c in ("btvmm-bt", "qemu-tcg") if lx["median_s"].get(c)]
-        rows = doc["linux"]["settings"]["rows"]
+        # Every phase any pooled run recorded (runs made before a phase existed lack it).
+        rows = [r for r in ("kernel-boot", "boot", "forkexec", "rw", "alloc")
+                if any(r in lx["median_s"][c] for c in cols)]
         table = {r: {c: lx["median_s"][c].get(r) for c in cols} for r in rows}
         if cols:
             panels.append((f"Linux guest, {lx['metric']} per phase (log scale, lower is faster)",
