@@ -3,6 +3,7 @@
 #include "runtime/cpu/cpu_model.h"
 
 #include <cstring>
+#include <iterator>
 #include <numeric>
 
 #include "runtime/cpu/counters.h"
@@ -51,6 +52,22 @@ CpuidResult tsc_leaf(uint32_t tsc_khz) {
   return {den, num, kCrystalHz, 0};
 }
 
+// Leaf 4 (deterministic cache parameters, SDM vol. 2 CPUID 04H): a Pentium M class hierarchy of
+// 32 KiB 8-way L1 data and instruction caches and a 2 MiB 8-way unified L2, 64-byte lines. btvmm
+// models no cache; these nominal values exist because software sizes its buffers from them (glibc
+// derives memcpy/memset thresholds from leaves 2 and 4 and misbehaves when every size is zero).
+CpuidResult cache_leaf(uint32_t subleaf) {
+  struct Cache {
+    uint32_t type, level, ways, sets;
+  };
+  static constexpr Cache kCaches[] = {{1, 1, 8, 64}, {2, 1, 8, 64}, {3, 2, 8, 4096}};
+  if (subleaf >= std::size(kCaches)) return {};  // type 0: no more caches
+  const Cache& c = kCaches[subleaf];
+  const uint32_t eax = c.type | (c.level << 5) | (1u << 8);  // self-initializing, one thread, one core
+  const uint32_t ebx = (64 - 1) | ((c.ways - 1) << 22);      // 64-byte lines, one partition
+  return {eax, ebx, c.sets - 1, 0};
+}
+
 uint32_t word(const char* s) {
   uint32_t v;
   std::memcpy(&v, s, 4);
@@ -76,14 +93,14 @@ CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool t
     case 1:
       return {kSignature, 0, kHypervisor,
               kFpu | kDebugExt | kPse | kTsc | kMsr | kCx8 | kPge | kCmov | kMmx | kFxsr | kSse | kSse2};
-    // Leaf 2: AL = 1 (one call), every descriptor byte null: no cache or TLB is described, and
-    // leaf 4 sub-leaf 0 has cache type 0 (no caches). btvmm models no cache hierarchy.
-    case 2: return {1, 0, 0, 0};
+    // Leaf 2: AL = 1 (one call) and descriptor 0xFF: "no cache descriptors here, see leaf 4".
+    case 2: return {0x0000ff01, 0, 0, 0};
+    case 4: return cache_leaf(subleaf);
     // Leaf 7 sub-leaf 0 (the only one: EAX = 0): of the structured extended features only TSC_ADJUST.
     case 7: return {0, subleaf == 0 ? kTscAdjust : 0, 0, 0};
     // Leaves 3-0x14 otherwise zero, every sub-leaf: no serial number, MONITOR, thermal/power
     // features, DCA, architectural PMU (leaf 0xa version 0), x2APIC topology (leaf 0xb EBX = 0:
-    // not present), XSAVE, RDT, SGX or processor trace; leaf 4 cache type 0 (no caches).
+    // not present), XSAVE, RDT, SGX or processor trace.
     case 0x15: return tsc_leaf(tsc_khz);
     // Leaf 16H: base and maximum frequency in MHz (the TSC runs at the base frequency); no bus
     // frequency is modelled.
@@ -91,7 +108,9 @@ CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool t
     case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
     case 0x80000001: return {};  // no NX, no long mode, no syscall
     case 0x80000007: return {0, 0, 0, tsc_invariant ? kInvariantTsc : 0};
-    // 0x80000005/6 (cache descriptions) are zero: no cache hierarchy is modelled.
+    // 0x80000006: the leaf-4 L2 again, in the extended format (2048 KiB, 8-way = 6, 64-byte lines);
+    // 0x80000005 is reserved (zero) on Intel.
+    case 0x80000006: return {0, 0, (2048u << 16) | (6u << 12) | 64u, 0};
     case 0x80000002: case 0x80000003: case 0x80000004: {
       const char* b = kBrand + (leaf - 0x80000002) * 16;
       return {word(b), word(b + 4), word(b + 8), word(b + 12)};

@@ -54,11 +54,23 @@ TEST_CASE("cpuid_reports_genuine_intel_family_6_with_hypervisor_bit_and_without_
   CHECK(h.edx == top.edx);
 }
 
-TEST_CASE("cpuid_leaves_below_the_maximum_describe_no_cache_pmu_topology_or_xsave") {
-  // Leaf 2: AL = 1 and null descriptors; leaf 4 sub-leaf 0: cache type 0 (no caches).
-  CHECK(cpuid_leaf(2, 0, 0).eax == 1);
+TEST_CASE("cpuid_leaves_below_the_maximum_describe_caches_but_no_pmu_topology_or_xsave") {
+  // Leaf 2: AL = 1 and descriptor 0xFF (see leaf 4); leaf 4: L1d, L1i, unified L2, then type 0.
+  CHECK(cpuid_leaf(2, 0, 0).eax == 0xff01);
   CHECK(cpuid_leaf(2, 0, 0).ebx == 0);
-  CHECK((cpuid_leaf(4, 0, 0).eax & 0x1f) == 0);
+  auto cache_bytes = [](const CpuidResult& r) {
+    return ((r.ebx >> 22) + 1) * (((r.ebx >> 12) & 0x3ff) + 1) * ((r.ebx & 0xfff) + 1) * (r.ecx + 1);
+  };
+  const CpuidResult l1d = cpuid_leaf(4, 0, 0), l1i = cpuid_leaf(4, 1, 0), l2 = cpuid_leaf(4, 2, 0);
+  CHECK((l1d.eax & 0x1f) == 1);
+  CHECK((l1i.eax & 0x1f) == 2);
+  CHECK((l2.eax & 0x1f) == 3);
+  CHECK(((l2.eax >> 5) & 7) == 2);
+  CHECK(cache_bytes(l1d) == 32 * 1024);
+  CHECK(cache_bytes(l1i) == 32 * 1024);
+  CHECK(cache_bytes(l2) == 2048 * 1024);
+  CHECK((cpuid_leaf(4, 3, 0).eax & 0x1f) == 0);
+  CHECK((cpuid_leaf(0x80000006, 0, 0).ecx >> 16) == 2048);  // the same L2 in the extended leaf
   // Leaf 7 sub-leaf 0: max sub-leaf 0 and, of the structured extended features, TSC_ADJUST only.
   const CpuidResult s = cpuid_leaf(7, 0, 0);
   CHECK(s.eax == 0);
