@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include "core/error.h"
+#include "core/stats.h"
 #include "host/tc_trace.h"
 #include "host/vcpu_boot_state.h"
 #include "mmu/shadow_mmu.h"
@@ -28,6 +29,12 @@ namespace {
 // Longest the vCPU goes without servicing devices: bounds the delay of console input, Ctrl-a x
 // and --timeout, which only write the machine's wake eventfd.
 constexpr uint64_t kMaxQuietNs = 10'000'000;
+// Shortest arming: a deadline already due (a device still reports one at or before `now` after it
+// was polled) must not set `attention` again before translated code has run a little, or every
+// fragment entry would exit at once and the guest would make no progress.
+constexpr uint64_t kMinQuietNs = 100'000;
+
+stats::Counter c_timer_arms{"bt.timer_arms", "arming of the attention timer (device deadline or the 10 ms bound)"};
 
 volatile uint32_t* g_attention = nullptr;
 std::atomic<bool> g_timer_fired{true};
@@ -75,9 +82,10 @@ class AttentionTimer {
 
   // `deadline` and `now` in Machine clock time; the timer fires at min(deadline, now + quiet).
   void arm(uint64_t deadline, uint64_t now) {
-    const uint64_t at = std::min(deadline, now + kMaxQuietNs);
+    const uint64_t at = std::clamp(deadline, now + kMinQuietNs, now + kMaxQuietNs);
     if (!g_timer_fired.load(std::memory_order_relaxed) && at >= armed_at_) return;
-    const uint64_t in = at > now ? at - now : 1;
+    c_timer_arms.inc();
+    const uint64_t in = at - now;
     struct itimerspec its{};
     its.it_value.tv_sec = static_cast<time_t>(in / 1000000000);
     its.it_value.tv_nsec = static_cast<long>(in % 1000000000);
@@ -131,7 +139,7 @@ class BtBackend final : public CpuBackend {
   void run(Machine& m, const BootPlan& plan) override {
     runtime::VcpuState vcpu = vcpu_from_boot_plan(plan.cpu);
     mmu::GuestMemory& mem = m.memory();
-    mmu::WriteTraces traces;
+    mmu::WriteTraces& traces = m.write_traces();  // shared with device DMA (Machine::dma)
     mmu::WindowMapper mapper(window_, mem.machine().fd());
     mmu::ShadowMmu shadow(mem, mapper, traces, {vcpu.cr0, vcpu.cr3, vcpu.cr4});
     runtime::MonitorEnv env(vcpu, mem, traces, m.ports(), m.mmio());

@@ -65,6 +65,7 @@ void ShadowMmu::flush() {
   if (pages_.size()) mapper_.unmap_all();
   pages_.clear();
   supervisor_only_.clear();
+  user_ok_.clear();
   for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
   table_refs_.clear();
   publish_vmas();
@@ -104,7 +105,26 @@ void ShadowMmu::set_view(ShadowView view) {
   view_ = view;
   if (view != ShadowView::kUser || supervisor_only_.empty()) return;
   c_view_drops.inc(supervisor_only_.size());
-  drop(std::vector<uint32_t>(supervisor_only_.begin(), supervisor_only_.end()));
+  // One host unmap per stretch of supervisor-only pages with no user page inside: the gaps hold
+  // nothing of ours (every mapped page is in one of the two sets), and unmapping a reserved page
+  // again is harmless. With Linux's 3G/1G split that is one call above 0xC0000000.
+  std::vector<uint32_t> victims(supervisor_only_.begin(), supervisor_only_.end());
+  for (uint32_t lpn : victims) {
+    ShadowPage p = pages_.erase(lpn);
+    release_table_trace(p.pde);
+    release_table_trace(p.pte);
+  }
+  size_t i = 0;
+  while (i < victims.size()) {
+    auto next_user = user_ok_.upper_bound(victims[i]);
+    size_t j = i + 1;
+    while (j < victims.size() && (next_user == user_ok_.end() || *next_user > victims[j])) ++j;
+    mapper_.unmap(LinearAddr(victims[i] << kPageShift), victims[j - 1] - victims[i] + 1);
+    c_unmaps.inc();
+    i = j;
+  }
+  supervisor_only_.clear();
+  publish_vmas();
 }
 
 // A mapping made for the supervisor is usable by user code only if user accesses have at least its
@@ -112,13 +132,12 @@ void ShadowMmu::set_view(ShadowView view) {
 // made for the user view is always usable by the supervisor: supervisor rights include the user's
 // (no SMAP/SMEP in the guest CPU model).
 void ShadowMmu::note_view_rights(uint32_t lpn, const Translation& t, Prot prot) {
-  if (view_ == ShadowView::kUser) return;
-  const bool user_ok = access_allowed(t, Access{AccessKind::kRead, true}, state_.write_protect()) &&
-                       (prot == Prot::kRead || access_allowed(t, Access{AccessKind::kWrite, true}, state_.write_protect()));
-  if (user_ok)
-    supervisor_only_.erase(lpn);
-  else
-    supervisor_only_.insert(lpn);
+  const bool user_ok =
+      view_ == ShadowView::kUser ||
+      (access_allowed(t, Access{AccessKind::kRead, true}, state_.write_protect()) &&
+       (prot == Prot::kRead || access_allowed(t, Access{AccessKind::kWrite, true}, state_.write_protect())));
+  (user_ok ? supervisor_only_ : user_ok_).erase(lpn);
+  (user_ok ? user_ok_ : supervisor_only_).insert(lpn);
 }
 
 void ShadowMmu::invlpg(LinearAddr la) {
@@ -228,6 +247,7 @@ void ShadowMmu::drop(std::vector<uint32_t> lpns) {
   for (uint32_t lpn : lpns) {
     ShadowPage p = pages_.erase(lpn);
     supervisor_only_.erase(lpn);
+    user_ok_.erase(lpn);
     release_table_trace(p.pde);
     release_table_trace(p.pte);
   }

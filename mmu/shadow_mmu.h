@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
-#include <unordered_set>
+#include <set>
 #include <vector>
 
 #include "core/types.h"
@@ -119,8 +119,10 @@ class ShadowMmu final : private TraceListener {
   std::unordered_map<uint32_t, uint32_t> table_refs_;
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
   ShadowView view_;
-  // Mapped pages user code may not access with their current protection (dropped by set_view).
-  std::unordered_set<uint32_t> supervisor_only_;
+  // Every mapped page is in one of these, ordered so that set_view can unmap all supervisor-only
+  // pages with one host call per stretch free of user pages (each host unmap is a TLB flush).
+  std::set<uint32_t> supervisor_only_;  // user code may not access them with their protection
+  std::set<uint32_t> user_ok_;
 };
 
 }  // namespace btvmm::mmu

@@ -85,3 +85,27 @@ TEST_CASE("shadow_view_switch_keeps_a_read_only_mapping_of_a_user_writable_page"
   CHECK(f.fake.page(kUserPage)->prot == Prot::kReadWrite);
   CHECK(f.pt.pte(kUserPage) & kPteDirty);
 }
+
+TEST_CASE("shadow_view_switch_unmaps_supervisor_pages_with_one_host_call_per_stretch_without_user_pages") {
+  Fixture f;
+  f.pt.map4k(kUserPage, 0x300000, kRw | kUs | kPteDirty);
+  f.pt.map4k(0xc0100000, 0x100000, kRw | kPteDirty);
+  f.pt.map4k(0xc0300000, 0x200000, kRw | kPteDirty);
+  f.pt.map4k(0xd0000000, 0x400000, kRw | kUs | kPteDirty);  // a user page above the kernel's
+  f.pt.map4k(0xe0000000, 0x500000, kRw | kPteDirty);
+  ShadowMmu s(f.mem, f.fake, f.traces, GuestPagingState{kPg | kCr0Wp, f.pt.cr3(), 0}, no_prefetch());
+  for (uint32_t la : {kUserPage, 0xc0100000u, 0xc0300000u, 0xd0000000u, 0xe0000000u})
+    REQUIRE(s.fill(LinearAddr(la), AccessKind::kRead).status == FillStatus::kMapped);
+  const unsigned before = f.fake.unmap_calls;
+  s.set_view(ShadowView::kUser);
+  // 0xc0100000 and 0xc0300000 go in one call (nothing of ours between them); the user page at
+  // 0xd0000000 splits off 0xe0000000.
+  CHECK(f.fake.unmap_calls - before == 2);
+  for (uint32_t la : {0xc0100000u, 0xc0300000u, 0xe0000000u}) {
+    CHECK_FALSE(f.fake.page(la));
+    CHECK(s.mapping(LinearAddr(la)) == nullptr);
+  }
+  CHECK(f.fake.page(kUserPage));
+  CHECK(f.fake.page(0xd0000000));
+  CHECK(s.mapping(LinearAddr(0xd0000000)) != nullptr);
+}
