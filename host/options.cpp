@@ -11,7 +11,7 @@ namespace btvmm::host {
 namespace {
 
 const char* const kQemuLongOptions[] = {"kernel", "initrd", "append", "no-reboot", "accel", "stats", "metrics",
-                                         "memory", "timeout", "trace-tc", "snapshot", "version", "help"};
+                                         "memory", "timeout", "trace-tc", "perf-map", "snapshot", "version", "help"};
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out;
@@ -95,6 +95,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   run_cmd->add_option("-d", log_items, "Log items, comma separated ('-d help' lists them)");
   run_cmd->add_option("-D", run.log_file, "Write -d logs to this file instead of stderr");
   run_cmd->add_option("--trace-tc", trace_tc, "Translation-cache trace dump to FILE (same as -d in_asm,out_asm -D FILE)");
+  run_cmd->add_flag("--perf-map", run.perf_map, "Write /tmp/perf-PID.map (one line per CCF, named by guest EIP) for perf");
 
   MkimageOptions mk;
   std::string mk_initrds;

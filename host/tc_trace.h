@@ -1,23 +1,27 @@
-// The translation-cache trace dump (`--trace-tc FILE`, `-d in_asm,out_asm`): every CCF as it is
-// made, its guest instructions with their translation kinds, and the emitted host code
-// disassembled by Capstone, an independent disassembler that cross-checks the emitter.
+// Where each new CCF is reported (`-d in_asm,out_asm [-D FILE]`, `--trace-tc FILE`, `--perf-map`):
+// the trace dump, formatted by translator/trace_dump (the one CCF formatter: guest instructions
+// with their kinds, host code disassembled by Capstone), and the perf map (translator/perf_map).
+// Output only: never changes the TC.
 #pragma once
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "runtime/engine/dispatcher.h"
+#include "translator/perf_map.h"
 
 namespace btvmm::host {
 
 struct TraceItems {
-  bool in_asm = false;   // guest side of each CCF
-  bool out_asm = false;  // host side of each CCF
+  bool in_asm = false;    // guest side of each CCF
+  bool out_asm = false;   // host side of each CCF
+  bool perf_map = false;  // /tmp/perf-PID.map
 };
 
 class TcTrace {
  public:
-  // Writes to `path` ("-" or empty: stderr).
+  // Writes the dump to `path` ("-" or empty: stderr) when in_asm or out_asm is asked for.
   TcTrace(const std::string& path, TraceItems items);
   ~TcTrace();
   TcTrace(const TcTrace&) = delete;
@@ -30,7 +34,7 @@ class TcTrace {
   bool owned_ = false;
   TraceItems items_;
   uint64_t count_ = 0;
-  size_t capstone_ = 0;  // csh
+  std::unique_ptr<translator::PerfMap> perf_map_;
 };
 
 }  // namespace btvmm::host

@@ -11,6 +11,7 @@ namespace btvmm::translator {
 namespace {
 stats::Counter c_chained{"tc.chained", "direct-branch exits patched to jump straight to their target CCF"};
 stats::Counter c_invalidations{"tc.invalidations", "CCFs invalidated by writes to their guest code"};
+stats::Counter c_stale{"tc.stale", "CCFs cut from chains and the inline lookup because a CR3 load, INVLPG or paging-mode change may have moved their code"};
 }  // namespace
 
 std::optional<uint32_t> Ccf::guest_eip_at(uint64_t host_addr) const {
@@ -41,7 +42,39 @@ Ccf* CcfCache::insert(std::unique_ptr<Ccf> ccf) {
   all_.push_back(std::move(ccf));
   by_key_[c->key.packed()] = c;
   for (unsigned i = 0; i < c->guest_page_count; ++i) by_page_[c->guest_pages[i]].push_back(c);
+  // The linear pages never change for a CCF (a new CS base flushes the TC): indexed once.
+  for (unsigned i = 0; i < c->mapping_count; ++i) by_linear_page_[c->mappings[i].lpn].push_back(c);
+  index_mappings(*c);
   return c;
+}
+
+void CcfCache::index_mappings(Ccf& ccf) {
+  bool local = false, large = false;
+  for (unsigned i = 0; i < ccf.mapping_count; ++i) {
+    local |= !ccf.mappings[i].global;
+    large |= ccf.mappings[i].large;
+  }
+  if (local && !ccf.in_local_list) {
+    local_.push_back(&ccf);
+    ccf.in_local_list = true;
+  }
+  if (large && !ccf.in_large_index) {
+    for (unsigned i = 0; i < ccf.mapping_count; ++i) {
+      std::vector<Ccf*>& v = large_by_region_[ccf.mappings[i].lpn >> 10];
+      if (v.empty() || v.back() != &ccf) v.push_back(&ccf);
+    }
+    ccf.in_large_index = true;
+  }
+}
+
+bool CcfCache::mark_stale(Ccf& ccf) {
+  if (!ccf.valid || ccf.stale) return false;
+  ccf.stale = true;
+  for (auto [from, index] : ccf.incoming)
+    if (from->slots[index].linked == &ccf) patch_chain(*from, index, nullptr);
+  ccf.incoming.clear();
+  c_stale.inc();
+  return true;
 }
 
 Ccf* CcfCache::by_host(uint64_t host_addr) const {
@@ -54,7 +87,7 @@ Ccf* CcfCache::by_host(uint64_t host_addr) const {
 }
 
 void CcfCache::chain(Ccf& from, unsigned index, Ccf& to) {
-  if (!chaining_enabled || !from.valid || !to.valid || from.slots.at(index).linked) return;
+  if (!chaining_enabled || !from.valid || !to.valid || to.stale || from.slots.at(index).linked) return;
   patch_chain(from, index, &to);
   to.incoming.emplace_back(&from, index);
   c_chained.inc();
@@ -85,18 +118,13 @@ std::vector<Ccf*> CcfCache::invalidate_page(uint32_t ppn) {
   return done;
 }
 
-void CcfCache::unchain_all() {
-  for (const std::unique_ptr<Ccf>& c : all_) {
-    for (unsigned i = 0; i < c->slots.size(); ++i)
-      if (c->slots[i].linked) patch_chain(*c, i, nullptr);
-    c->incoming.clear();
-  }
-}
-
 void CcfCache::clear() {
   all_.clear();
   by_key_.clear();
   by_page_.clear();
+  by_linear_page_.clear();
+  large_by_region_.clear();
+  local_.clear();
 }
 
 }  // namespace btvmm::translator

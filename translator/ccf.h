@@ -1,7 +1,7 @@
 // Compiled code fragments (DESIGN.md 3): where one translation unit's host code lives, which
 // guest EIP each host byte stands for (precise exceptions), its chaining slots, and the cache of
-// every CCF by (guest EIP, mode) and by guest-physical page (invalidation). Bookkeeping only:
-// never emits code; patches only the 4-byte displacement of its own chaining jumps.
+// every CCF by (guest EIP, mode), by guest-physical page (code writes) and by linear page (paging
+// changes). Bookkeeping only: never emits code; patches only its own chaining jumps.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "translator/emit_ident.h"
+#include "translator/exec_profile.h"
 
 namespace btvmm::translator {
 
@@ -21,6 +22,18 @@ struct CcfKey {
   uint32_t eip = 0;
   uint8_t cpl = 0;
   uint64_t packed() const { return uint64_t(eip) | (uint64_t(cpl) << 32); }
+};
+
+// Where one page of a TU's code lies in the guest's linear space, as found when the CCF was
+// translated or last re-checked. A CCF stays valid only while this translation holds.
+struct CodeMapping {
+  uint32_t lpn = 0;  // linear page (CS base + EIP) >> 12
+  uint32_t ppn = 0;  // guest-physical page it translated to
+  // PTE.G with CR4.PGE: survives CR3 loads until INVLPG or a CR4.PGE change (SDM vol. 3A
+  // 4.10.2.4), so a CCF whose every code page is global needs nothing on a CR3 load.
+  bool global = false;
+  // From a 4 MiB page: INVLPG of any address in it drops the whole page (SDM vol. 3A 4.10.4.1).
+  bool large = false;
 };
 
 // A direct-branch exit: a 5-byte `jmp rel32` at jmp_offset, aimed at its own exit stub until the
@@ -45,9 +58,16 @@ struct Ccf {
   // Slots of other CCFs that jump here, to unchain when this one is invalidated.
   std::vector<std::pair<Ccf*, unsigned>> incoming;
   bool valid = true;
-  // Mapping epoch (CcfCache::epoch) in which the EIP -> guest-physical mapping of its code was last
-  // checked; after a CR3 load or INVLPG it is re-checked before reuse.
-  uint64_t epoch = 0;
+  // Linear pages of its first and last byte (one entry when they share a page).
+  CodeMapping mappings[2];
+  unsigned mapping_count = 0;
+  // A CR3 load, INVLPG or paging-mode change may have moved its code: it is unchained, out of the
+  // inline lookup, and re-checked by the dispatcher before it is entered again.
+  bool stale = false;
+  bool in_local_list = false;  // listed in CcfCache::local() (has a non-global mapping)
+  bool in_large_index = false;
+  // Runs of this CCF and its instructions by kind; folded into exec.* counters when destroyed.
+  ExecProfile profile;
 
   bool contains(uint64_t host_addr) const {
     auto h = reinterpret_cast<uint64_t>(host);
@@ -77,10 +97,23 @@ class CcfCache {
   void invalidate(Ccf& ccf);
   // Forgets everything (the TC was flushed).
   void clear();
-  // Points every chaining jump back at its exit stub (guest mappings changed: each CCF must be
-  // re-checked by the dispatcher before it is entered again).
-  void unchain_all();
-  uint64_t epoch = 0;
+  // Unchains every jump into `ccf` and marks it stale (its code mapping must be re-checked before
+  // it is entered again). False when it was already stale or invalid. Counts "tc.stale".
+  bool mark_stale(Ccf& ccf);
+  // Records where ccf.mappings say its code lies (call after filling them in, and again after a
+  // re-check changed them), for the queries below.
+  void index_mappings(Ccf& ccf);
+  // Valid CCFs with code on linear page lpn, or from a 4 MiB page containing it.
+  template <typename Fn>
+  void for_each_on_linear_page(uint32_t lpn, Fn&& fn);
+  // Valid CCFs with at least one non-global code mapping (what a CR3 load can move).
+  template <typename Fn>
+  void for_each_local(Fn&& fn);
+  template <typename Fn>
+  void for_each_valid(Fn&& fn) {
+    for (const std::unique_ptr<Ccf>& c : all_)
+      if (c->valid) fn(*c);
+  }
   bool page_has_code(uint32_t ppn) const { return by_page_.count(ppn) != 0; }
   size_t size() const { return by_key_.size(); }
   bool chaining_enabled = true;
@@ -89,6 +122,34 @@ class CcfCache {
   std::vector<std::unique_ptr<Ccf>> all_;  // host address order
   std::unordered_map<uint64_t, Ccf*> by_key_;
   std::unordered_map<uint32_t, std::vector<Ccf*>> by_page_;
+  std::unordered_map<uint32_t, std::vector<Ccf*>> by_linear_page_;   // lpn -> CCFs (maybe invalid)
+  std::unordered_map<uint32_t, std::vector<Ccf*>> large_by_region_;  // la >> 22 -> CCFs on 4 MiB pages
+  std::vector<Ccf*> local_;
 };
+
+template <typename Fn>
+void CcfCache::for_each_on_linear_page(uint32_t lpn, Fn&& fn) {
+  for (auto* index : {&by_linear_page_, &large_by_region_}) {
+    auto it = index->find(index == &by_linear_page_ ? lpn : lpn >> 10);
+    if (it == index->end()) continue;
+    std::vector<Ccf*>& v = it->second;
+    std::erase_if(v, [](const Ccf* c) { return !c->valid; });
+    // fn may mark CCFs stale but never invalidates or adds any, so v stays put.
+    for (Ccf* c : v) fn(*c);
+    if (v.empty()) index->erase(it);
+  }
+}
+
+template <typename Fn>
+void CcfCache::for_each_local(Fn&& fn) {
+  std::erase_if(local_, [](Ccf* c) {
+    bool local = false;
+    for (unsigned i = 0; i < c->mapping_count; ++i) local |= !c->mappings[i].global;
+    const bool keep = c->valid && local;
+    if (!keep) c->in_local_list = false;
+    return !keep;
+  });
+  for (Ccf* c : local_) fn(*c);
+}
 
 }  // namespace btvmm::translator

@@ -99,6 +99,7 @@ const char* to_string(Flow f) {
     case Flow::kFallsThrough: return "falls-through";
     case Flow::kEndsTu: return "ends-tu";
     case Flow::kEndsTuInShadow: return "ends-tu-in-shadow";
+    case Flow::kShadowsNext: return "shadows-next";
   }
   return "?";
 }

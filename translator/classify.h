@@ -31,7 +31,9 @@ enum class Flow : uint8_t {
   kFallsThrough,       // the next instruction may follow in the same TU
   kEndsTu,             // control flow, mode, paging or interrupt state may change: end the TU here
   kEndsTuInShadow,     // end the TU; the next instruction runs in an interrupt shadow
-                       // (sti, mov/pop ss: SDM vol. 3 6.8.3, vol. 2 STI)
+                       // (mov/pop ss: SDM vol. 3 6.8.3)
+  kShadowsNext,        // the next instruction may follow in the same TU and runs in an interrupt
+                       // shadow (sti, SDM vol. 2 STI): TU formation keeps the two together
 };
 const char* to_string(Flow f);
 

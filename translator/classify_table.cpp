@@ -176,7 +176,7 @@ constexpr Rule kTable[] = {
     M(ZYDIS_MNEMONIC_PUSHF, kVcpu, kFall, "R&I: pushf exposes IF/IOPL of the real flags; built from the virtual EFLAGS"),
     M(ZYDIS_MNEMONIC_PUSHFD, kVcpu, kFall, "R&I: pushfd exposes IF/IOPL of the real flags; built from the virtual EFLAGS"),
     M(ZYDIS_MNEMONIC_POPF, kVcpu, kEnd, "R&I: popf silently ignores IF at CPL>0; may enable interrupts or set TF"),
-    M(ZYDIS_MNEMONIC_POPFD, kVcpu, kEnd, "R&I: popfd silently ignores IF at CPL>0; may enable interrupts or set TF"),
+    M(ZYDIS_MNEMONIC_POPFD, kVcpu, kFall, "R&I: popfd silently ignores IF at CPL>0; in the TC when only IF and arithmetic flags change"),
 
     // --- other instructions that are invalid or different in 64-bit mode ---------------------
     M(ZYDIS_MNEMONIC_AAA, kRe, kFall, kBcd),
@@ -222,7 +222,7 @@ constexpr Rule kTable[] = {
 
     // --- system state the TC keeps on the virtual CPU ---------------------------------------
     M(ZYDIS_MNEMONIC_CLI, kVcpu, kFall, "clears the virtual IF (SDM vol. 3 6.8.1); no trap"),
-    M(ZYDIS_MNEMONIC_STI, kVcpu, kShadow, "sets the virtual IF; interrupts wait one instruction (SDM vol. 2 STI)"),
+    M(ZYDIS_MNEMONIC_STI, kVcpu, Flow::kShadowsNext, "sets the virtual IF; interrupts wait one instruction (SDM vol. 2 STI)"),
     M(ZYDIS_MNEMONIC_CLTS, kVcpu, kFall, "SDM vol. 3 5.9: privileged; clears the virtual CR0.TS"),
 
     // --- callouts into the monitor runtime --------------------------------------------------

@@ -1,6 +1,7 @@
 // Translation of a TU into a CCF (see emit_ccf.h). Layout of a CCF:
 //   entry:  attention check (flag-free: jrcxz on a copy of vcpu.attention)
-//   body:   one host sequence per guest instruction, recorded in Ccf::map
+//   body:   run counter (exec_profile.h), then one host sequence per guest instruction, recorded in Ccf::map; after the instruction
+//           that follows an in-TC sti (its interrupt shadow), another attention check
 //   tail:   chaining jump for a fall-through end, then the exit stubs.
 #include "translator/emit_ccf.h"
 
@@ -21,26 +22,23 @@ stats::Counter c_ident{"tc.ident_instructions", "guest instructions translated a
 stats::Counter c_simulated{"tc.simulated_instructions", "guest instructions translated as SIMULATE (monitor exits) after trapping"};
 stats::Counter c_monitor{"tc.monitor_exit_instructions", "guest instructions translated as exits to the monitor"};
 
-// SDM vol. 2 JRCXZ: tests RCX without touching flags; RCX's upper half is zero in the TC.
-void emit_attention_check(EmitContext& c, uint32_t eip) {
-  const asmjit::Label quiet = c.a.newLabel();
-  const asmjit::Label busy = c.exit_to(eip, TcExit::kInterrupt);
-  c.a.mov(x86::r12, x86::rcx);
-  c.a.mov(x86::ecx, x86::dword_ptr(x86::r15, vcpu_off::kAttention));
-  c.a.jecxz(x86::rcx, quiet);
-  c.a.mov(x86::rcx, x86::r12);
-  c.a.jmp(busy);
-  c.a.bind(quiet);
-  c.a.mov(x86::rcx, x86::r12);
+// SDM vol. 2 LEA and MOV write no flags: the guest's arithmetic flags are live here. Clobbers r12, r13.
+void emit_run_count(EmitContext& c, uint64_t* runs) {
+  c.a.mov(x86::r12, reinterpret_cast<uint64_t>(runs));
+  c.a.mov(x86::r13, x86::qword_ptr(x86::r12));
+  c.a.lea(x86::r13, x86::ptr(x86::r13, 1));
+  c.a.mov(x86::qword_ptr(x86::r12), x86::r13);
 }
 
-// Emits one instruction; returns false when it ended the CCF (branch or monitor exit).
-bool emit_one(EmitContext& c, const TuInstruction& ti) {
+// Emits one instruction and says how (`how`); returns false when it ended the CCF (branch or
+// monitor exit).
+bool emit_one(EmitContext& c, const TuInstruction& ti, ExecKind& how) {
   const DecodedInstruction& insn = ti.insn;
   const auto ops = insn.visible_operands();
   const bool store = insn.mnemonic() == ZYDIS_MNEMONIC_MOV && !ops.empty() && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
   if (store && c.layout.simulate && c.layout.simulate->count(insn.eip())) {
     c_simulated.inc();
+    how = ExecKind::kSimulate;
     c.a.jmp(c.exit_to(insn.eip(), TcExit::kMonitor));
     return false;
   }
@@ -49,23 +47,33 @@ bool emit_one(EmitContext& c, const TuInstruction& ti) {
     case Kind::kIdentAddr32:
       if (emit_ident(c.a, insn, ti.cls)) {
         c_ident.inc();
+        how = ExecKind::kIdent;
         return true;
       }
       break;
     case Kind::kReencode32:
+      how = ExecKind::kReencode;
       if (emit_reencode(c, insn) || emit_segment_override(c, insn)) return true;
       break;
     case Kind::kBranchDirect:
+      how = ExecKind::kBranchDirect;
       if (emit_branch_direct(c, insn)) return false;
       break;
     case Kind::kBranchIndirect:
+      how = ExecKind::kBranchIndirect;
       if (emit_branch_indirect(c, insn)) return false;
       break;
     case Kind::kReturn:
+      how = ExecKind::kBranchIndirect;
       if (emit_return(c, insn)) return false;
       break;
     case Kind::kVirtualCpu:
-      if (emit_virtual_cpu(c, insn)) return ti.cls.flow == Flow::kFallsThrough;
+      how = ExecKind::kVirtualCpu;
+      switch (emit_virtual_cpu(c, insn)) {
+        case VcpuEmit::kContinues: return true;
+        case VcpuEmit::kEndsCcf: return false;
+        case VcpuEmit::kNotEmitted: break;
+      }
       break;
     case Kind::kCallout:
     case Kind::kUnsupported:
@@ -73,6 +81,7 @@ bool emit_one(EmitContext& c, const TuInstruction& ti) {
   }
   // The monitor executes it (runtime::execute_instruction) with the full guest state.
   c_monitor.inc();
+  how = ExecKind::kMonitor;
   c.a.jmp(c.exit_to(insn.eip(), TcExit::kMonitor));
   return false;
 }
@@ -90,15 +99,27 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
 
   auto ccf = std::make_unique<Ccf>();
   ccf->key = {tu.start_eip, cpl};
-  emit_attention_check(c, tu.start_eip);
+  c.attention_check(tu.start_eip);
   ccf->body_offset = a.offset();
+  ccf->profile.set_cpl(cpl);
+  // After the attention check, so entries that skip it (interrupt shadow) count, and exits at it don't.
+  if (layout.count_executions) emit_run_count(c, ccf->profile.runs_address());
   bool open = true;
   for (const TuInstruction& ti : tu.instructions) {
     const size_t at = a.offset();
-    open = emit_one(c, ti);
+    const bool shadowed = c.check_after_next;
+    c.check_after_next = false;
+    c.last_in_tu = &ti == &tu.instructions.back();
+    ExecKind how = ExecKind::kMonitor;
+    open = emit_one(c, ti, how);
+    ccf->profile.add(how);
+    if (how == ExecKind::kMonitor) ccf->profile.set_callout(callout_kind(ti.insn));
     ccf->map.push_back(EmittedRange{ti.eip(), at, a.offset() - at});
     ccf->guest_bytes += ti.length();
     if (!open) break;
+    // The instruction after an in-TC sti ran in its shadow: an interrupt may be taken now, unless
+    // it cleared IF again (`sti; cli` takes none, SDM vol. 3 6.8.3).
+    if (shadowed && ti.insn.mnemonic() != ZYDIS_MNEMONIC_CLI) c.interrupt_check(ti.insn.next_eip());
   }
   if (open) c.chain_jump(tu.fallthrough_eip());
   c.finish();

@@ -48,6 +48,33 @@ void EmitContext::jump_indirect_r12() {
   a.jmp(x86::qword_ptr(x86::r13, 8));
 }
 
+void EmitContext::attention_check(uint32_t eip) {
+  const asmjit::Label quiet = a.newLabel();
+  const asmjit::Label busy = exit_to(eip, TcExit::kInterrupt);
+  a.mov(x86::r12, x86::rcx);
+  a.mov(x86::ecx, x86::dword_ptr(x86::r15, vcpu_off::kAttention));
+  a.jecxz(x86::rcx, quiet);
+  a.mov(x86::rcx, x86::r12);
+  a.jmp(busy);
+  a.bind(quiet);
+  a.mov(x86::rcx, x86::r12);
+}
+
+void EmitContext::interrupt_check(uint32_t eip) {
+  const asmjit::Label quiet = a.newLabel();
+  const asmjit::Label busy = exit_to(eip, TcExit::kInterrupt);
+  a.mov(x86::r12, x86::rcx);
+  a.mov(x86::ecx, x86::dword_ptr(x86::r15, vcpu_off::kAttention));
+  a.mov(x86::r13d, x86::dword_ptr(x86::r15, vcpu_off::kIrqPending));
+  // Both are 0 or small positive values: the sum is zero only when both are.
+  a.lea(x86::ecx, x86::ptr(x86::rcx, x86::r13));
+  a.jecxz(x86::rcx, quiet);
+  a.mov(x86::rcx, x86::r12);
+  a.jmp(busy);
+  a.bind(quiet);
+  a.mov(x86::rcx, x86::r12);
+}
+
 void EmitContext::finish() {
   for (const Stub& s : stubs) {
     a.bind(s.label);

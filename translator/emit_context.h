@@ -24,6 +24,8 @@ struct TcLayout {
   // Guest EIPs retranslated as monitor exits because they kept trapping on traced pages
   // (adaptive retranslation, IDENT -> SIMULATE, Adams & Agesen figure 1). May be null.
   const std::unordered_set<uint32_t>* simulate = nullptr;
+  // Each CCF counts its runs (exec_profile.h: executed-instruction counters for --stats).
+  bool count_executions = true;
 };
 
 // Offsets into VcpuState that emitted code uses through R15 (vcpu_state.h: the TC ABI).
@@ -31,6 +33,10 @@ namespace vcpu_off {
 inline constexpr int32_t kEip = offsetof(runtime::VcpuState, eip);
 inline constexpr int32_t kExitReason = offsetof(runtime::VcpuState, exit_reason);
 inline constexpr int32_t kAttention = offsetof(runtime::VcpuState, attention);
+inline constexpr int32_t kEflags = offsetof(runtime::VcpuState, eflags);
+inline constexpr int32_t kHostRsp = offsetof(runtime::VcpuState, host_rsp);
+inline constexpr int32_t kInterruptShadow = offsetof(runtime::VcpuState, interrupt_shadow);
+inline constexpr int32_t kIrqPending = offsetof(runtime::VcpuState, irq_pending);
 inline constexpr int32_t kScratch0 = offsetof(runtime::VcpuState, host_scratch);
 inline constexpr int32_t kScratch1 = offsetof(runtime::VcpuState, host_scratch) + 8;
 }  // namespace vcpu_off
@@ -42,6 +48,12 @@ class EmitContext {
   asmjit::x86::Assembler& a;
   const TcLayout& layout;
   uint8_t cpl = 0;  // the CPL this CCF is translated for (CcfKey)
+  // The instruction being emitted is the TU's last (sti then cannot keep its successor in this CCF).
+  bool last_in_tu = false;
+  // Set by an in-TC sti: after the next instruction, look for a waiting interrupt (interrupt_check),
+  // so one that sti made deliverable is taken right after the one-instruction shadow (SDM vol. 3
+  // 6.8.3), unless that instruction cleared IF again (cli: then there is nothing to take).
+  bool check_after_next = false;
 
   // A stub (emitted after the body) that stores eip and reason into the vCPU and jumps to the
   // exit path. Stores only: the guest's flags stay intact.
@@ -50,6 +62,13 @@ class EmitContext {
   void chain_jump(uint32_t target);
   // Indirect transfer to the guest EIP held in r12d: inline table lookup, dispatcher on a miss.
   void jump_indirect_r12();
+
+  // Exits with TcExit::kInterrupt at `eip` when vcpu.attention is set. Flag-free (jrcxz on a copy of
+  // attention; RCX's upper half is zero in the TC), clobbers r12.
+  void attention_check(uint32_t eip);
+  // The same, but also exits when vcpu.irq_pending is set: for a point where IF is known to be 1
+  // (after the instruction in an sti shadow). Flag-free, clobbers r12 and r13.
+  void interrupt_check(uint32_t eip);
 
   // Emits every stub; call once after the body.
   void finish();
@@ -92,6 +111,13 @@ bool emit_branch_direct(EmitContext& c, const DecodedInstruction& insn);
 bool emit_branch_indirect(EmitContext& c, const DecodedInstruction& insn);
 bool emit_return(EmitContext& c, const DecodedInstruction& insn);
 bool emit_segment_override(EmitContext& c, const DecodedInstruction& insn);
-bool emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn);
+
+// What emit_virtual_cpu did with an instruction.
+enum class VcpuEmit : uint8_t {
+  kNotEmitted,  // not this form or not at this CPL: the caller makes it a monitor exit
+  kContinues,   // in-TC sequence; the CCF goes on with the next instruction
+  kEndsCcf,     // in-TC sequence that ends with an exit (sti as the TU's last instruction)
+};
+VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn);
 
 }  // namespace btvmm::translator

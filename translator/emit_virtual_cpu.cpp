@@ -1,67 +1,156 @@
 // In-TC sequences for Kind::kVirtualCpu instructions that Linux runs constantly (DESIGN.md 1:
-// "cli/sti/pushf/popf become a few instructions on the virtual flags"): cli, sti and pushfd at
-// CPL 0, where no IOPL check applies (SDM vol. 2 CLI/STI: CPL <= IOPL always holds at CPL 0).
-// The virtual IF lives in vcpu.eflags; the guest's arithmetic flags stay in the host RFLAGS, which
-// these sequences save and restore with pushfq/popfq on the monitor stack (never the guest's).
-// popf and everything else remain monitor exits.
+// "cli/sti/pushf/popf become a few instructions on the virtual flags"): cli, sti, pushfd and popfd.
+// The virtual IF, IOPL, TF, NT, AC, ID live in vcpu.eflags; the guest's arithmetic flags and DF stay
+// in the host RFLAGS, saved and restored with pushfq/popfq on the monitor stack (never the guest's).
+// Never lets guest TF or AC reach the host RFLAGS, and never changes IOPL/TF/NT/AC/ID/RF in the TC:
+// a popfd that would is left to the monitor (runtime/cpu, exec_popf) before it changes anything.
 #include "translator/emit_context.h"
 
 namespace btvmm::translator {
 
 namespace x86 = asmjit::x86;
 using runtime::kArithFlags;
+using runtime::kFlagAc;
 using runtime::kFlagDf;
+using runtime::kFlagId;
 using runtime::kFlagIf;
+using runtime::kFlagIopl;
+using runtime::kFlagNt;
 using runtime::kFlagRf;
+using runtime::kFlagTf;
 using runtime::kFlagVm;
 
 namespace {
 
-constexpr int32_t kOffEflags = offsetof(runtime::VcpuState, eflags);
-constexpr int32_t kOffHostRsp = offsetof(runtime::VcpuState, host_rsp);
-constexpr int32_t kOffShadow = offsetof(runtime::VcpuState, interrupt_shadow);
+// Flags the guest computes: the part of a popped image that goes to the host RFLAGS.
+constexpr uint32_t kHostOwned = kArithFlags | kFlagDf;
+// SDM vol. 2 POPF, protected mode: at CPL 0 a 32-bit popf writes IF, IOPL, TF, NT, AC, ID too, and
+// clears RF. Those but IF are rare (iret paths, CPUID probing) and change how code must run (TF,
+// AC); the TC handles only images that keep them.
+constexpr uint32_t kMonitorOwned = kFlagIopl | kFlagTf | kFlagNt | kFlagAc | kFlagId;
 
-// Runs `body` on the monitor stack with the guest's RFLAGS saved on it: [rsp] holds them.
-template <typename Body>
-void with_flags_saved(EmitContext& c, Body body) {
+// Starts running on the monitor stack with the guest's RFLAGS saved on it: [rsp] holds them.
+void enter_flags_frame(EmitContext& c) {
   c.a.mov(x86::qword_ptr(x86::r15, vcpu_off::kScratch1), x86::rsp);
-  c.a.mov(x86::rsp, x86::qword_ptr(x86::r15, kOffHostRsp));
+  c.a.mov(x86::rsp, x86::qword_ptr(x86::r15, vcpu_off::kHostRsp));
   c.a.pushfq();
-  body();
+}
+// Restores the host RFLAGS from [rsp] (possibly rewritten) and the guest stack.
+void leave_flags_frame(EmitContext& c) {
   c.a.popfq();
   c.a.mov(x86::rsp, x86::qword_ptr(x86::r15, vcpu_off::kScratch1));
 }
 
+// Inside a flags frame: raise `attention` if an interrupt waits (vcpu.irq_pending), so the next
+// attention check leaves for the dispatcher. Stores 1 only: never undoes a kick from another thread.
+void raise_attention_if_irq_pending(EmitContext& c) {
+  const asmjit::Label none = c.a.newLabel();
+  c.a.cmp(x86::dword_ptr(x86::r15, vcpu_off::kIrqPending), 0);
+  c.a.je(none);
+  c.a.mov(x86::dword_ptr(x86::r15, vcpu_off::kAttention), 1);
+  c.a.bind(none);
+}
+
+// SDM vol. 2 STI and vol. 3 6.8.3: IF = 1; if IF was 0, interrupts stay inhibited until the next
+// instruction has run. The successor follows in this CCF (TU formation keeps them together), then
+// emit_ccf checks for a waiting interrupt (EmitContext::interrupt_check); so `sti; hlt` halts before
+// the interrupt, `sti; ret` returns before it, and `sti; cli` takes none.
+VcpuEmit emit_sti(EmitContext& c, const DecodedInstruction& insn) {
+  enter_flags_frame(c);
+  c.a.or_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), kFlagIf);
+  leave_flags_frame(c);
+  if (!c.last_in_tu) {
+    c.check_after_next = true;
+    return VcpuEmit::kContinues;
+  }
+  // sti ends its page (or the next instruction cannot be fetched): the dispatcher enters the next
+  // CCF after its attention check (vcpu.interrupt_shadow).
+  c.a.mov(x86::byte_ptr(x86::r15, vcpu_off::kInterruptShadow), 1);
+  c.a.jmp(c.exit_to(insn.next_eip(), runtime::TcExit::kInterrupt));
+  return VcpuEmit::kEndsCcf;
+}
+
+// SDM vol. 2 PUSHF: the image has VM and RF cleared. The store comes after the stack switch back,
+// and before ESP moves (fault-safe, like emit_reencode.cpp).
+void emit_pushfd(EmitContext& c) {
+  enter_flags_frame(c);
+  c.a.mov(x86::r12d, x86::dword_ptr(x86::rsp));
+  c.a.and_(x86::r12d, kHostOwned);
+  c.a.mov(x86::r13d, x86::dword_ptr(x86::r15, vcpu_off::kEflags));
+  c.a.and_(x86::r13d, ~(kHostOwned | kFlagVm | kFlagRf));
+  c.a.or_(x86::r13d, x86::r12d);
+  leave_flags_frame(c);
+  c.a.mov(x86::dword_ptr(x86::esp, -4), x86::r13d);
+  c.a.lea(x86::esp, x86::ptr(x86::esp, -4));
+}
+
+// SDM vol. 2 POPF (32-bit operand, protected mode, VM = 0). The image is read first, so a #PF or
+// #SS is raised at the popfd with nothing changed. In the TC: arithmetic flags and DF from the
+// image; IF from the image at CPL 0. The monitor executes it instead (exit at its EIP, nothing
+// changed) when a monitor-owned flag would change, when RF is set (popf clears it), or at CPL 3 when
+// IF would change (ignored unless CPL <= IOPL: the monitor knows). IF going 0 -> 1 with an interrupt
+// waiting raises `attention`; emit_ccf follows popfd with an attention check (no shadow after popf).
+void emit_popfd(EmitContext& c, const DecodedInstruction& insn) {
+  const uint32_t exit_if_changed = kMonitorOwned | (c.cpl == 0 ? 0u : kFlagIf);
+  const asmjit::Label slow = c.a.newLabel();
+  const asmjit::Label done = c.a.newLabel();
+  c.a.mov(x86::r12d, x86::dword_ptr(x86::esp));
+  enter_flags_frame(c);
+  c.a.mov(x86::r13d, x86::dword_ptr(x86::r15, vcpu_off::kEflags));
+  c.a.xor_(x86::r13d, x86::r12d);
+  c.a.test(x86::r13d, exit_if_changed);
+  c.a.jnz(slow);
+  c.a.test(x86::dword_ptr(x86::r15, vcpu_off::kEflags), kFlagRf);
+  c.a.jnz(slow);
+  if (c.cpl == 0) {
+    // r13d still holds old ^ new: IF rises where it differs and the image has it.
+    const asmjit::Label no_rise = c.a.newLabel();
+    c.a.and_(x86::r13d, x86::r12d);
+    c.a.test(x86::r13d, kFlagIf);
+    c.a.jz(no_rise);
+    raise_attention_if_irq_pending(c);
+    c.a.bind(no_rise);
+    c.a.mov(x86::r13d, x86::r12d);
+    c.a.and_(x86::r13d, kFlagIf);
+    c.a.and_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), ~kFlagIf);
+    c.a.or_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), x86::r13d);
+  }
+  // Host RFLAGS image: the host's own bits from [rsp], the guest-computed ones from the image.
+  c.a.and_(x86::r12d, kHostOwned);
+  c.a.and_(x86::qword_ptr(x86::rsp), ~static_cast<int32_t>(kHostOwned));
+  c.a.or_(x86::qword_ptr(x86::rsp), x86::r12);
+  leave_flags_frame(c);
+  c.a.lea(x86::esp, x86::ptr(x86::esp, 4));
+  c.a.jmp(done);
+  c.a.bind(slow);
+  leave_flags_frame(c);
+  c.a.jmp(c.exit_to(insn.eip(), runtime::TcExit::kMonitor));
+  c.a.bind(done);
+  if (c.cpl == 0) c.attention_check(insn.next_eip());
+}
+
 }  // namespace
 
-bool emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn) {
-  if (c.cpl != 0) return false;
+VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn) {
   switch (insn.mnemonic()) {
     case ZYDIS_MNEMONIC_CLI:
-      with_flags_saved(c, [&] { c.a.and_(x86::dword_ptr(x86::r15, kOffEflags), ~kFlagIf); });
-      return true;
+      // At CPL 0, CPL <= IOPL always holds (SDM vol. 2 CLI/STI); elsewhere the monitor checks it.
+      if (c.cpl != 0) return VcpuEmit::kNotEmitted;
+      enter_flags_frame(c);
+      c.a.and_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), ~kFlagIf);
+      leave_flags_frame(c);
+      return VcpuEmit::kContinues;
     case ZYDIS_MNEMONIC_STI:
-      // IF = 1, and the next instruction runs in the interrupt shadow (SDM vol. 2 STI); the
-      // dispatcher must look for a pending interrupt, so this always leaves the TC.
-      with_flags_saved(c, [&] { c.a.or_(x86::dword_ptr(x86::r15, kOffEflags), kFlagIf); });
-      c.a.mov(x86::byte_ptr(x86::r15, kOffShadow), 1);
-      c.a.jmp(c.exit_to(insn.next_eip(), runtime::TcExit::kInterrupt));
-      return true;
+      if (c.cpl != 0) return VcpuEmit::kNotEmitted;
+      return emit_sti(c, insn);
     case ZYDIS_MNEMONIC_PUSHFD:
-      // SDM vol. 2 PUSHF: the image has VM and RF cleared. The store comes after the stack switch
-      // back, and before ESP moves (fault-safe, like emit_reencode.cpp).
-      with_flags_saved(c, [&] {
-        c.a.mov(x86::r12d, x86::dword_ptr(x86::rsp));
-        c.a.and_(x86::r12d, kArithFlags | kFlagDf);
-        c.a.mov(x86::r13d, x86::dword_ptr(x86::r15, kOffEflags));
-        c.a.and_(x86::r13d, ~(kArithFlags | kFlagDf | kFlagVm | kFlagRf));
-        c.a.or_(x86::r13d, x86::r12d);
-      });
-      c.a.mov(x86::dword_ptr(x86::esp, -4), x86::r13d);
-      c.a.lea(x86::esp, x86::ptr(x86::esp, -4));
-      return true;
+      emit_pushfd(c);
+      return VcpuEmit::kContinues;
+    case ZYDIS_MNEMONIC_POPFD:
+      emit_popfd(c, insn);
+      return VcpuEmit::kContinues;
     default:
-      return false;
+      return VcpuEmit::kNotEmitted;
   }
 }
 

@@ -1,38 +1,97 @@
-// Trace dump of a CCF (see trace_dump.h). Host code is decoded with decode_host64 (Zydis); the
-// tests cross-check emitted code with Capstone instead.
+// Trace dump of a CCF (see trace_dump.h). Host code is disassembled with Capstone, not with the
+// Zydis decoder the translator uses for guest code, so an emitter bug shows as a mismatch.
 #include "translator/trace_dump.h"
+
+#include <capstone/capstone.h>
 
 #include <fmt/format.h>
 
 namespace btvmm::translator {
 
-std::string format_ccf(const TranslationUnit& tu, const Ccf& ccf, bool in_asm, bool out_asm) {
-  std::string s;
-  if (in_asm) s += fmt::format("IN: {:#010x} (cpl {})\n{}", ccf.key.eip, ccf.key.cpl, format_translation_unit(tu));
-  if (!out_asm) return s;
-  s += fmt::format("OUT: {} host bytes at {}, {} chaining slots{}\n", ccf.host_size, static_cast<const void*>(ccf.host),
-                   ccf.slots.size(), ccf.valid ? "" : " (invalidated)");
-  size_t next_range = 0;
+namespace {
+
+// One Capstone handle per dump (cs_open is cheap next to formatting a CCF).
+class Capstone {
+ public:
+  Capstone() { ok_ = cs_open(CS_ARCH_X86, CS_MODE_64, &h_) == CS_ERR_OK; }
+  ~Capstone() {
+    if (ok_) cs_close(&h_);
+  }
+  Capstone(const Capstone&) = delete;
+  Capstone& operator=(const Capstone&) = delete;
+  bool ok() const { return ok_; }
+  csh handle() const { return h_; }
+
+ private:
+  csh h_ = 0;
+  bool ok_ = false;
+};
+
+const TuInstruction* guest_at(const TranslationUnit& tu, uint32_t eip) {
+  for (const TuInstruction& ti : tu.instructions)
+    if (ti.eip() == eip) return &ti;
+  return nullptr;
+}
+
+// Which part of the CCF host offset `off` belongs to: a guest instruction (its index in the map),
+// or code no guest instruction owns (-1 with `what` set).
+int section_of(const Ccf& ccf, size_t off, const char** what) {
+  for (size_t i = 0; i < ccf.map.size(); ++i)
+    if (off >= ccf.map[i].host_offset && off < ccf.map[i].host_offset + ccf.map[i].host_size) return static_cast<int>(i);
+  const size_t first = ccf.map.empty() ? ccf.host_size : ccf.map.front().host_offset;
+  const size_t end = ccf.map.empty() ? ccf.body_offset : ccf.map.back().host_offset + ccf.map.back().host_size;
+  if (off < ccf.body_offset) *what = "attention check";
+  else if (off < first) *what = "run counter";
+  else if (off >= end) *what = "exits";
+  else *what = "attention check";  // after the instruction in an sti shadow
+  return -1;
+}
+
+std::string format_out(const TranslationUnit& tu, const Ccf& ccf) {
+  std::string s = fmt::format("OUT: {} host bytes at {}, {} chaining slot(s){}\n", ccf.host_size,
+                              static_cast<const void*>(ccf.host), ccf.slots.size(), ccf.valid ? "" : " (invalidated)");
+  Capstone cs;
+  if (!cs.ok()) return s + "  (capstone: cs_open failed)\n";
+  const uint64_t base = reinterpret_cast<uint64_t>(ccf.host);
+  int shown = -2;
+  const char* shown_what = nullptr;
   for (size_t off = 0; off < ccf.host_size;) {
-    if (next_range < ccf.map.size() && ccf.map[next_range].host_offset == off)
-      s += fmt::format("  -- guest {:#010x}\n", ccf.map[next_range++].guest_eip);
-    else if (off == 0)
-      s += "  -- attention check\n";
-    else if (next_range == ccf.map.size() && next_range > 0 &&
-             off == ccf.map.back().host_offset + ccf.map.back().host_size)
-      s += "  -- exits\n";
-    const uint64_t rip = reinterpret_cast<uint64_t>(ccf.host) + off;
-    const DecodeResult d = decode_host64({ccf.host + off, ccf.host_size - off}, rip);
-    if (!d.ok()) {
-      s += fmt::format("  {:012x}  {:02x}  (bytes)\n", rip, ccf.host[off]);
+    const char* what = nullptr;
+    const int section = section_of(ccf, off, &what);
+    if (section != shown || what != shown_what) {
+      if (section >= 0) {
+        const EmittedRange& r = ccf.map[section];
+        const TuInstruction* ti = guest_at(tu, r.guest_eip);
+        s += ti ? fmt::format("  -- guest {:#010x}  {}  ({})\n", r.guest_eip, ti->insn.text(), to_string(ti->kind()))
+                : fmt::format("  -- guest {:#010x}\n", r.guest_eip);
+      } else {
+        s += fmt::format("  -- {}\n", what);
+      }
+      shown = section;
+      shown_what = what;
+    }
+    cs_insn* insn = nullptr;
+    const size_t n = cs_disasm(cs.handle(), ccf.host + off, ccf.host_size - off, base + off, 1, &insn);
+    if (n == 0) {
+      s += fmt::format("  +{:04x}  {:02x}  (bytes)\n", off, ccf.host[off]);
       ++off;
       continue;
     }
     std::string hex;
-    for (uint8_t b : d.instruction.bytes()) hex += fmt::format("{:02x} ", b);
-    s += fmt::format("  {:012x}  {:<30} {}\n", rip, hex, d.instruction.text());
-    off += d.instruction.length();
+    for (uint16_t b = 0; b < insn->size; ++b) hex += fmt::format("{:02x}", insn->bytes[b]);
+    s += fmt::format("  +{:04x}  {:<24} {} {}\n", off, hex, insn->mnemonic, insn->op_str);
+    off += insn->size;
+    cs_free(insn, n);
   }
+  return s;
+}
+
+}  // namespace
+
+std::string format_ccf(const TranslationUnit& tu, const Ccf& ccf, bool in_asm, bool out_asm) {
+  std::string s;
+  if (in_asm) s += fmt::format("IN: {:#010x} (cpl {})\n{}", ccf.key.eip, ccf.key.cpl, format_translation_unit(tu));
+  if (out_asm) s += format_out(tu, ccf);
   return s;
 }
 

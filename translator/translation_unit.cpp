@@ -93,13 +93,16 @@ TranslationUnit form_translation_unit(uint32_t eip, const FetchFn& fetch) {
   for (;;) {
     const bool first = tu.instructions.empty();
     const Fetched f = fetch_one(at, fetch, first);
+    const bool after_sti = !first && tu.instructions.back().cls.flow == Flow::kShadowsNext;
     if (f.step == Step::kStraddles) {
       tu.end = TuEnd::kPageBoundary;
+      tu.ends_in_interrupt_shadow = after_sti;
       return tu;
     }
     if (f.step != Step::kDecoded) {
       if (!first) {
         tu.end = TuEnd::kBeforeFault;
+        tu.ends_in_interrupt_shadow = after_sti;
         return tu;
       }
       tu.end = TuEnd::kFault;
@@ -111,18 +114,25 @@ TranslationUnit form_translation_unit(uint32_t eip, const FetchFn& fetch) {
       return tu;
     }
     const DecodedInstruction& insn = f.result.instruction;
-    tu.instructions.push_back({insn, classify(insn)});
+    const Classification cls = classify(insn);
+    // sti keeps its successor in the same TU: as the 12th instruction it starts the next TU.
+    if (cls.flow == Flow::kShadowsNext && tu.instructions.size() == kMaxTuInstructions - 1) {
+      tu.end = TuEnd::kMaxInstructions;
+      return tu;
+    }
+    tu.instructions.push_back({insn, cls});
     const uint64_t end = uint64_t(at) + insn.length();
     if (end > page_end) tu.spans_two_pages = true;
 
-    const Flow flow = tu.instructions.back().cls.flow;
-    if (flow != Flow::kFallsThrough) {
+    const Flow flow = cls.flow;
+    if (flow != Flow::kFallsThrough && flow != Flow::kShadowsNext) {
       tu.end = TuEnd::kControlFlow;
       tu.ends_in_interrupt_shadow = flow == Flow::kEndsTuInShadow;
       return tu;
     }
     if (end >= page_end) {
       tu.end = TuEnd::kPageBoundary;
+      tu.ends_in_interrupt_shadow = flow == Flow::kShadowsNext;
       return tu;
     }
     if (tu.instructions.size() == kMaxTuInstructions) {

@@ -5,8 +5,9 @@
 // Ending rules (each has a unit test in tests/translator/translation_unit_test.cpp):
 // * after an instruction whose rule says Flow::kEndsTu or kEndsTuInShadow (every branch and
 //   return, far transfers, int n, iret, hlt, mov to CRn, segment loads, lmsw, invlpg, out, wrmsr,
-//   sysenter/sysexit, popf, sti, #UD raisers: see classify_table.cpp);
-// * after 12 instructions;
+//   sysenter/sysexit, 16-bit popf, #UD raisers: see classify_table.cpp);
+// * after 12 instructions; sti (Flow::kShadowsNext) is never the 12th: it would lose its successor,
+//   so the TU ends before it (with 11);
 // * at a page boundary: a TU never takes instructions from two guest pages, so write-protecting
 //   the one page keeps its CCF coherent. An instruction that straddles a page boundary ends the
 //   TU before it; in a TU of its own (it is then the first instruction) it is fetched from both
@@ -17,8 +18,10 @@
 //   instruction), #UD (not an instruction), #GP(0) (longer than 15 bytes, SDM vol. 3 6.15).
 //   The runtime computes the #PF error code (it knows P and U/S). Raising the fault only when
 //   its instruction is first keeps faults precise: the instructions before it still run.
-// * sti, mov ss and pop ss end the TU with ends_in_interrupt_shadow set: the runtime must not
-//   deliver an interrupt before the next instruction has run (SDM vol. 3 6.8.3).
+// * mov ss and pop ss end the TU with ends_in_interrupt_shadow set: the runtime must not
+//   deliver an interrupt before the next instruction has run (SDM vol. 3 6.8.3). sti does not end
+//   the TU (the emitter checks for interrupts after its successor); ends_in_interrupt_shadow is set
+//   when sti is last anyway (its page ends, or its successor cannot be fetched).
 #pragma once
 
 #include <cstdint>
@@ -70,7 +73,7 @@ struct TranslationUnit {
   TuEnd end = TuEnd::kFault;
   std::optional<GuestFault> fault;        // only with TuEnd::kFault
   bool spans_two_pages = false;           // only for a TU holding one straddling instruction
-  bool ends_in_interrupt_shadow = false;  // last instruction is sti / mov ss / pop ss
+  bool ends_in_interrupt_shadow = false;  // last instruction is sti / mov ss / pop ss (see above)
   // EIP after the last instruction (where execution continues if it falls through).
   uint32_t fallthrough_eip() const {
     return instructions.empty() ? start_eip : instructions.back().insn.next_eip();

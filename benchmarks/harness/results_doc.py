@@ -66,7 +66,12 @@ def readme_region(doc: dict, spec_table: Optional[str]) -> str:
              f"{m['cpus_online']} CPUs shared with other work (load average "
              f"{m['load_average'][0]:.1f} at start), {m['kernel']}. Metric: CPU time (user + "
              "system) for whole runs, host TSC cycles for the nanobenchmarks; medians of "
-             f"{doc['settings']['repetitions']} interleaved repetitions. Details, raw data and "
+             f"{doc['settings']['repetitions']} interleaved repetitions"
+             + (f" ({doc['settings']['slow_repetitions']} for btvmm-bt in the SPECint-style and "
+                "Linux suites)" if doc["settings"].get("slow_repetitions",
+                                                      doc["settings"]["repetitions"])
+                != doc["settings"]["repetitions"] else "")
+             + ". Details, raw data and "
              "chart: [benchmarks/RESULTS.md](benchmarks/RESULTS.md).", ""]
     if spec_table:
         small = doc["settings"].get("spec_size") == "small"

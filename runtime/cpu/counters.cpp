@@ -9,6 +9,7 @@ stats::Counter double_faults{"cpu.double_faults", "double faults raised (SDM vol
 stats::Counter triple_faults{"cpu.triple_faults", "shutdowns: faults while delivering a double fault"};
 stats::Counter iret{"cpu.iret", "iret instructions executed by the monitor"};
 stats::Counter far_transfers{"cpu.far_transfers", "far jmp/call/ret executed by the monitor"};
+stats::Counter task_switches{"cpu.task_switches", "hardware task switches (task gates, jmp/call to a TSS, iret with NT)"};
 stats::Counter cr_writes{"cpu.cr_writes", "writes to CR0/CR2/CR3/CR4 (mov, lmsw, clts)"};
 stats::Counter io_in{"cpu.io_in", "port reads (in, ins: one per element)"};
 stats::Counter io_out{"cpu.io_out", "port writes (out, outs: one per element)"};

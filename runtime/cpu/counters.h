@@ -12,6 +12,7 @@ extern stats::Counter double_faults;
 extern stats::Counter triple_faults;
 extern stats::Counter iret;
 extern stats::Counter far_transfers;
+extern stats::Counter task_switches;
 extern stats::Counter cr_writes;
 extern stats::Counter io_in;
 extern stats::Counter io_out;

@@ -49,7 +49,7 @@ StepResult far_jmp_call(VcpuState& vcpu, CpuEnv& env, const DecodedInstruction& 
   } else {
     return StepResult::fault(ud());  // FF /3, FF /5 with a register operand (SDM vol. 2 CALL/JMP)
   }
-  if (insn.mnemonic() == ZYDIS_MNEMONIC_JMP) return transfer(far_jump(vcpu, env, selector, offset, size));
+  if (insn.mnemonic() == ZYDIS_MNEMONIC_JMP) return transfer(far_jump(vcpu, env, selector, offset, size, insn.next_eip()));
   return transfer(far_call(vcpu, env, selector, offset, size, insn.next_eip()));
 }
 
@@ -115,8 +115,8 @@ StepResult execute_instruction(VcpuState& vcpu, CpuEnv& env, const DecodedInstru
       const uint16_t release = imm ? uint16_t(imm->imm.value.u) : 0;
       return transfer(far_return(vcpu, env, insn.operand_width() == 16 ? 16 : 32, release));
     }
-    case ZYDIS_MNEMONIC_IRET: return transfer(execute_iret(vcpu, env, 16));
-    case ZYDIS_MNEMONIC_IRETD: return transfer(execute_iret(vcpu, env, 32));
+    case ZYDIS_MNEMONIC_IRET: return transfer(execute_iret(vcpu, env, 16, next));
+    case ZYDIS_MNEMONIC_IRETD: return transfer(execute_iret(vcpu, env, 32, next));
     case ZYDIS_MNEMONIC_INT:
       return deliver_interrupt(vcpu, env, uint8_t(find_operand(insn, ZYDIS_OPERAND_TYPE_IMMEDIATE)->imm.value.u), true,
                                next);

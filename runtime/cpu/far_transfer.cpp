@@ -5,6 +5,7 @@
 #include "runtime/cpu/counters.h"
 #include "runtime/cpu/memory_access.h"
 #include "runtime/cpu/segments.h"
+#include "runtime/cpu/task_switch.h"
 
 namespace btvmm::runtime {
 namespace {
@@ -46,6 +47,7 @@ struct Target {
   unsigned operand_size = 32;
   bool inner = false;          // CALL through a gate to a more privileged ring (stack switch)
   uint8_t param_count = 0;     // gate's parameter count (dwords or words per its size)
+  bool task = false;           // a TSS or task gate: switch to the task whose TSS is `selector`
 };
 
 Fault resolve_target(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size,
@@ -61,9 +63,19 @@ Fault resolve_target(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t o
   if (d.s()) return gp_sel(selector);
   switch (d.type()) {
     case kCallGate16: case kCallGate32: break;
-    case kTaskGate: case kTss16Avail: case kTss32Avail:
-      counters::note_unimplemented("far jmp/call to a TSS or task gate (task switch)");
-      return gp_sel(selector);
+    case kTss16Avail: case kTss32Avail: case kTss16Busy: case kTss32Busy:
+      // SDM vol. 2 JMP/CALL, TASK-STATE-SEGMENT: DPL admits CPL and RPL (busy: switch_task's #GP).
+      if (d.dpl() < vcpu.cpl || d.dpl() < (selector & 3)) return gp_sel(selector);
+      t->task = true;
+      t->selector = selector;
+      return std::nullopt;
+    case kTaskGate:
+      // TASK-GATE: the gate's DPL admits CPL and RPL, the gate is present; its TSS is checked next.
+      if (d.dpl() < vcpu.cpl || d.dpl() < (selector & 3)) return gp_sel(selector);
+      if (!d.present()) return np_sel(selector);
+      t->task = true;
+      t->selector = d.gate_selector();
+      return std::nullopt;
     default: return gp_sel(selector);
   }
   // SDM vol. 3 5.8.4: the gate's DPL must admit both CPL and RPL.
@@ -83,6 +95,18 @@ Fault resolve_target(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t o
   const bool inner = !code.conforming() && code.dpl() < vcpu.cpl;
   *t = {code, code_sel, truncate(d.gate_offset(), gate_size), gate_size, inner, d.gate_param_count()};
   return std::nullopt;
+}
+
+// A far JMP/CALL to a task: the switch saves `next_eip` in the old TSS. A fault after the switch
+// is returned with the vCPU in the new task, so it is delivered there (SDM vol. 3 7.3 step 13).
+Fault task_transfer(VcpuState& vcpu, CpuEnv& env, uint16_t tss_selector, TaskSwitchSource source,
+                    uint32_t next_eip) {
+  const TaskSwitchOutcome r = switch_task(vcpu, env, tss_selector, source, next_eip, std::nullopt, false);
+  if (r.unimplemented) {
+    counters::note_unimplemented(r.unimplemented);
+    return gp_sel(tss_selector);
+  }
+  return r.fault;
 }
 
 }  // namespace
@@ -106,7 +130,8 @@ void null_inaccessible_data_segments(VcpuState& vcpu) {
   }
 }
 
-Fault far_jump(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size) {
+Fault far_jump(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size,
+               uint32_t next_eip) {
   counters::far_transfers.inc();
   if (!(vcpu.cr0 & 1)) {
     real_mode_jump(vcpu, selector, truncate(offset, operand_size));
@@ -114,6 +139,7 @@ Fault far_jump(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset,
   }
   Target t;
   if (auto f = resolve_target(vcpu, env, selector, offset, operand_size, false, &t)) return f;
+  if (t.task) return task_transfer(vcpu, env, t.selector, TaskSwitchSource::kJmp, next_eip);
   if (t.offset > t.code.limit()) return gp(0);
   if (auto f = mark_accessed(vcpu, env, t.selector, &t.code)) return f;
   load_cs(vcpu, t.selector, t.code, vcpu.cpl);
@@ -135,6 +161,7 @@ Fault far_call(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset,
   }
   Target t;
   if (auto f = resolve_target(vcpu, env, selector, offset, operand_size, true, &t)) return f;
+  if (t.task) return task_transfer(vcpu, env, t.selector, TaskSwitchSource::kCall, return_eip);
   if (t.offset > t.code.limit()) return gp(0);
   // A call gate's size decides the push size (SDM vol. 3 5.8.5); P6 and later write only the
   // selector's 16 bits into the 32-bit slot (SDM vol. 2 CALL).

@@ -3,9 +3,9 @@
 // checking the return code segment and nulling data segments on a return to an outer ring.
 // A failed check leaves the vCPU unchanged (apart from memory the pushes already wrote).
 //
-// Refused (counted in cpu.unimplemented, the guest gets #GP(selector)): task switches through a
-// TSS or task gate. Call gates work, including CALL to a more privileged ring (32-bit TSS stack
-// switch with parameter copy).
+// JMP/CALL to a TSS or a task gate switch tasks (task_switch.h; 16-bit TSSes are refused with
+// #GP(selector) and counted in cpu.unimplemented). Call gates work, including CALL to a more
+// privileged ring (32-bit TSS stack switch with parameter copy).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +17,10 @@
 
 namespace btvmm::runtime {
 
-// operand_size (16 or 32) sizes the pushes/pops and truncates the new EIP.
-Fault far_jump(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size);
+// operand_size (16 or 32) sizes the pushes/pops and truncates the new EIP; next_eip (the
+// instruction after the JMP) is what a task switch saves in the old TSS.
+Fault far_jump(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size,
+               uint32_t next_eip);
 Fault far_call(VcpuState& vcpu, CpuEnv& env, uint16_t selector, uint32_t offset, unsigned operand_size,
                uint32_t return_eip);
 Fault far_return(VcpuState& vcpu, CpuEnv& env, unsigned operand_size, uint16_t release_bytes);

@@ -7,6 +7,7 @@
 #include "runtime/cpu/descriptor.h"
 #include "runtime/cpu/memory_access.h"
 #include "runtime/cpu/segments.h"
+#include "runtime/cpu/task_switch.h"
 
 namespace btvmm::runtime {
 namespace {
@@ -15,6 +16,7 @@ namespace {
 struct Outcome {
   Fault fault;
   const char* unimplemented = nullptr;
+  bool in_new_task = false;  // `fault` came after a task switch: a new event of the new task
 };
 
 enum class Class { kBenign, kContributory, kPageFault };
@@ -26,6 +28,20 @@ Class class_of(uint8_t vector) {
     case kPf: return Class::kPageFault;
     default: return Class::kBenign;
   }
+}
+
+// SDM vol. 2 INT n, TASK-GATE: gate checks, then a nesting task switch that saves the interrupted
+// EIP in the old TSS and pushes an exception's error code on the new task's stack.
+Outcome through_task_gate(VcpuState& vcpu, CpuEnv& env, const Event& ev, const Descriptor& gate, bool ext,
+                          uint32_t idt_error) {
+  if (ev.kind == EventKind::kSoftware && gate.dpl() < vcpu.cpl) return {gp(uint32_t(ev.vector) * 8 + 2)};
+  if (!gate.present()) return {GuestException{kNp, true, idt_error, 0}};
+  std::optional<uint32_t> code;
+  if (ev.has_error_code) code = ev.error_code;
+  const TaskSwitchOutcome t =
+      switch_task(vcpu, env, gate.gate_selector(), TaskSwitchSource::kInterrupt, ev.return_eip, code, ext);
+  if (t.unimplemented) return {std::nullopt, t.unimplemented};
+  return {t.fault, nullptr, t.switched};
 }
 
 Outcome try_deliver(VcpuState& vcpu, CpuEnv& env, const Event& ev) {
@@ -41,7 +57,7 @@ Outcome try_deliver(VcpuState& vcpu, CpuEnv& env, const Event& ev) {
   if (gate.s()) return {idt_gp};
   switch (gate.type()) {
     case kIntGate32: case kTrapGate32: case kIntGate16: case kTrapGate16: break;
-    case kTaskGate: return {std::nullopt, "task gate in the IDT (hardware task switch)"};
+    case kTaskGate: return through_task_gate(vcpu, env, ev, gate, ext, idt_error);
     default: return {idt_gp};
   }
   // SDM vol. 3 6.12.1.1: software interrupts check the gate DPL against CPL (EXT = 0).
@@ -119,6 +135,11 @@ StepResult deliver_event(VcpuState& vcpu, CpuEnv& env, const Event& first) {
       return StepResult::cont();
     }
     const GuestException& f = *out.fault;
+    if (out.in_new_task) {
+      // The switch is done; the fault belongs to the new task, at its first instruction.
+      ev = Event{f.vector, EventKind::kException, f.has_error_code, f.error_code, vcpu.eip, f.cr2};
+      continue;
+    }
     // CR2 is loaded when the page fault is detected, even if it then becomes a #DF.
     if (f.vector == kPf) vcpu.cr2 = f.cr2;
     const bool first_is_exception = ev.kind == EventKind::kException;

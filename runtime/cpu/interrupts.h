@@ -1,11 +1,11 @@
 // Delivery of exceptions and interrupts through the guest IDT in protected mode (Intel SDM
 // vol. 3 6.12-6.15): interrupt and trap gates (32- and 16-bit), privilege change to the handler's
-// ring through the 32-bit TSS, double fault (table 6-5) and shutdown. Never checks IF or the
-// interrupt shadow: whoever injects an external interrupt does that first.
+// ring through the 32-bit TSS, task gates (task switch between 32-bit TSSes, task_switch.h),
+// double fault (table 6-5) and shutdown. Never checks IF or the interrupt shadow: whoever
+// injects an external interrupt does that first.
 //
-// Not implemented, reported as kShutdown and counted in cpu.unimplemented: task gates in the
-// IDT (hardware task switch), delivery from virtual-8086 mode, 16-bit TSS stack switches, and
-// real-mode (IVT) delivery.
+// Not implemented, reported as kShutdown and counted in cpu.unimplemented: delivery from
+// virtual-8086 mode, 16-bit TSS stack switches and task switches, and real-mode (IVT) delivery.
 #pragma once
 
 #include <cstdint>

@@ -8,19 +8,34 @@
 #include "runtime/cpu/far_transfer.h"
 #include "runtime/cpu/memory_access.h"
 #include "runtime/cpu/segments.h"
+#include "runtime/cpu/task_switch.h"
 
 namespace btvmm::runtime {
 
-Fault execute_iret(VcpuState& vcpu, CpuEnv& env, unsigned operand_size) {
+namespace {
+
+// SDM vol. 2 IRET, TASK-RETURN: back to the task named by the current TSS's previous-task link,
+// which must be a busy TSS in the GDT (else #TS(link)).
+Fault task_return(VcpuState& vcpu, CpuEnv& env, uint32_t next_eip) {
+  uint16_t link = 0;
+  if (auto f = read_system(env, vcpu.tr.base, &link, 2)) return f;
+  const TaskSwitchOutcome r = switch_task(vcpu, env, link, TaskSwitchSource::kIret, next_eip, std::nullopt, false);
+  if (r.unimplemented) {
+    counters::note_unimplemented(r.unimplemented);
+    return gp(0);
+  }
+  return r.fault;
+}
+
+}  // namespace
+
+Fault execute_iret(VcpuState& vcpu, CpuEnv& env, unsigned operand_size, uint32_t next_eip) {
   counters::iret.inc();
   if (!(vcpu.cr0 & 1)) {
     counters::note_unimplemented("iret in real-address mode");
     return gp(0);
   }
-  if (vcpu.eflags & kFlagNt) {
-    counters::note_unimplemented("iret with NT=1 (task return)");
-    return gp(0);
-  }
+  if (vcpu.eflags & kFlagNt) return task_return(vcpu, env, next_eip);
   const unsigned slot = operand_size / 8;
   StackCursor stack = StackCursor::current(vcpu);
   uint32_t new_eip = 0, cs_raw = 0, popped_flags = 0;

@@ -30,7 +30,8 @@ stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher 
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
 stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
-stats::Counter c_revalidated{"tc.revalidated", "CCFs reused after a CR3 load or INVLPG (same guest-physical code)"};
+stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
+stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
 stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (each flushes one)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
 
@@ -54,7 +55,6 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
   user_shadow_ = std::make_unique<mmu::ShadowMmu>(mem_, mapper_, shadow_.traces(), shadow_.paging(),
                                                    mmu::ShadowConfig{.view = mmu::ShadowView::kUser});
   layout_.exit_common = trampolines_.exit_common();
-  layout_.lookup = &lookup_;
   layout_.simulate = &simulate_;
   cache_.chaining_enabled = config.chaining;
   // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
@@ -86,7 +86,7 @@ void Engine::select_shadow_view() {
 
 void Engine::code_written(uint32_t ppn) {
   const std::vector<translator::Ccf*> dead = cache_.invalidate_page(ppn);
-  for (translator::Ccf* c : dead) lookup_.remove(c->key.eip, c->host);
+  for (translator::Ccf* c : dead) lookup(c->key.cpl).remove(c->key.eip, c->host);
   if (!dead.empty()) untrace_pending_.push_back(ppn);
 }
 
@@ -105,7 +105,7 @@ void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
   // Invalidation unchains every jump into the old CCF and drops it from the lookups, so the next
   // entry retranslates it with the instruction as SIMULATE (instead of patching the old code).
   if (ccf && ccf->valid) {
-    lookup_.remove(ccf->key.eip, ccf->host);
+    lookup(ccf->key.cpl).remove(ccf->key.eip, ccf->host);
     cache_.invalidate(*ccf);
   }
 }
@@ -122,7 +122,8 @@ bool Engine::fetch(uint32_t la, std::span<uint8_t> out) {
 
 void Engine::flush_tc() {
   cache_.clear();
-  lookup_.clear();
+  for (const auto& l : lookups_)
+    if (l) l->clear();
   tc_.flush();
   for (uint32_t p : code_pages_) shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);
   code_pages_.clear();
@@ -138,6 +139,7 @@ translator::Ccf* Engine::translate(uint32_t eip) {
     tu_fault_ = tu.fault;
     return nullptr;
   }
+  layout_.lookup = &lookup(vcpu_.cpl);
   std::unique_ptr<translator::Ccf> ccf = translator::emit_ccf(tu, tc_, layout_, vcpu_.cpl);
   if (!ccf) {
     flush_tc();
@@ -152,10 +154,12 @@ translator::Ccf* Engine::translate(uint32_t eip) {
         mmu::walk(mem_, paging, LinearAddr(la), mmu::Access::at_cpl(mmu::AccessKind::kFetch, vcpu_.cpl), mmu::WalkMode::kProbe);
     if (!w.ok()) continue;
     const uint32_t ppn = ppn_of(w.translation.phys).value;
+    if (!ccf->mapping_count || ccf->mappings[0].lpn != la >> kPageShift)
+      ccf->mappings[ccf->mapping_count++] = {la >> kPageShift, ppn, w.translation.global,
+                                             w.translation.size == mmu::PageSize::k4M};
     if (ccf->guest_page_count && ccf->guest_pages[0] == ppn) continue;
     ccf->guest_pages[ccf->guest_page_count++] = ppn;
   }
-  ccf->epoch = cache_.epoch;
   translator::Ccf* c = cache_.insert(std::move(ccf));
   for (unsigned i = 0; i < c->guest_page_count; ++i) {
     const uint32_t ppn = c->guest_pages[i];
@@ -165,33 +169,49 @@ translator::Ccf* Engine::translate(uint32_t eip) {
       code_pages_.push_back(ppn);
     }
   }
-  lookup_.insert(eip, c->host);
+  lookup(c->key.cpl).insert(eip, c->host);
   if (trace_) trace_(CcfTraceEvent{tu, *c});
   return c;
 }
 
-bool Engine::same_code_pages(const translator::Ccf& c) {
-  const uint32_t cs_base = vcpu_.seg[kCs].base;
+translator::TcLookup& Engine::lookup(uint8_t cpl) {
+  std::unique_ptr<translator::TcLookup>& l = lookups_[cpl & 3];
+  if (!l) l = std::make_unique<translator::TcLookup>();
+  return *l;
+}
+
+uint64_t Engine::lookup_hits() const {
+  uint64_t n = 0;
+  for (const auto& l : lookups_)
+    if (l) n += l->hits();
+  return n;
+}
+
+bool Engine::recheck(translator::Ccf& c) {
   const mmu::GuestPagingState paging{vcpu_.cr0, vcpu_.cr3, vcpu_.cr4};
-  unsigned n = 0;
-  uint32_t pages[2] = {};
-  for (uint32_t la : {cs_base + c.key.eip, cs_base + c.key.eip + c.guest_bytes - 1}) {
-    const mmu::WalkResult w =
-        mmu::walk(mem_, paging, LinearAddr(la), mmu::Access::at_cpl(mmu::AccessKind::kFetch, vcpu_.cpl), mmu::WalkMode::kProbe);
-    if (!w.ok()) return false;
-    const uint32_t ppn = ppn_of(w.translation.phys).value;
-    if (n && pages[0] == ppn) continue;
-    pages[n++] = ppn;
+  translator::CodeMapping now[2];
+  for (unsigned i = 0; i < c.mapping_count; ++i) {
+    const translator::CodeMapping& m = c.mappings[i];
+    const mmu::WalkResult w = mmu::walk(mem_, paging, LinearAddr(m.lpn << kPageShift),
+                                        mmu::Access::at_cpl(mmu::AccessKind::kFetch, c.key.cpl), mmu::WalkMode::kProbe);
+    if (!w.ok() || ppn_of(w.translation.phys).value != m.ppn) return false;
+    now[i] = {m.lpn, m.ppn, w.translation.global, w.translation.size == mmu::PageSize::k4M};
   }
-  return n == c.guest_page_count && std::equal(pages, pages + n, c.guest_pages);
+  std::copy(now, now + c.mapping_count, c.mappings);
+  cache_.index_mappings(c);
+  return true;
+}
+
+void Engine::make_stale(translator::Ccf& c) {
+  if (cache_.mark_stale(c)) lookup(c.key.cpl).remove(c.key.eip, c.host);
 }
 
 translator::Ccf* Engine::find_or_translate(uint32_t eip) {
   if (translator::Ccf* c = cache_.find({eip, vcpu_.cpl})) {
-    if (c->epoch == cache_.epoch) return c;
-    if (same_code_pages(*c)) {
-      c->epoch = cache_.epoch;
-      lookup_.insert(eip, c->host);
+    if (!c->stale) return c;
+    if (recheck(*c)) {
+      c->stale = false;
+      lookup(c->key.cpl).insert(eip, c->host);
       c_revalidated.inc();
       return c;
     }
@@ -316,11 +336,26 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
       case PagingEvent::kInvlpg: s->invlpg(LinearAddr(addr)); break;
     }
   }
-  // CCFs are keyed by linear EIP: a new mapping may put other code there. Cut every chain and the
-  // inline table, and re-check each CCF's guest-physical pages when the dispatcher next finds it.
-  cache_.unchain_all();
-  lookup_.clear();
-  ++cache_.epoch;
+  // CCFs are keyed by linear EIP: a new mapping may put other code there. Only CCFs whose code
+  // mapping the event can change are cut from chains and the lookup (and re-checked on next entry).
+  switch (what) {
+    case PagingEvent::kInvlpg:
+      cache_.for_each_on_linear_page(addr >> kPageShift, [this](translator::Ccf& c) { make_stale(c); });
+      break;
+    case PagingEvent::kCr3:
+      // Global code pages survive (SDM vol. 3A 4.10.4.1); the others are re-walked now, so code
+      // the new address space maps the same way (the kernel's, without PGE) stays chained.
+      cache_.for_each_local([this](translator::Ccf& c) {
+        if (c.stale) return;
+        c_cr3_rechecks.inc();
+        if (!recheck(c)) make_stale(c);
+      });
+      break;
+    case PagingEvent::kCr0:
+    case PagingEvent::kCr4:
+      cache_.for_each_valid([this](translator::Ccf& c) { make_stale(c); });
+      break;
+  }
 }
 
 RunResult Engine::run() {
@@ -348,12 +383,9 @@ RunResult Engine::run() {
       host_.wait_for_interrupt();
       continue;
     }
-    if (vcpu_.cpl != lookup_cpl_ || vcpu_.seg[kCs].base != lookup_cs_base_) {
-      // The inline table is keyed by EIP alone: entries of the other mode must not match.
-      // CCFs and chains are keyed by EIP; a new CS base moves all code: forget it.
-      if (vcpu_.seg[kCs].base != lookup_cs_base_) flush_tc();
-      lookup_.clear();
-      lookup_cpl_ = vcpu_.cpl;
+    if (vcpu_.seg[kCs].base != lookup_cs_base_) {
+      // CCFs, chains and the inline tables are keyed by EIP; a new CS base moves all code.
+      flush_tc();
       lookup_cs_base_ = vcpu_.seg[kCs].base;
     }
     select_shadow_view();
@@ -372,8 +404,9 @@ RunResult Engine::run() {
     c_entries.inc();
     vcpu_.irq_pending = host_.interrupt_pending();
     const TcExit why = trampolines_.enter(vcpu_, entry, *host_fpu_);
-    c_indirect_hits.inc(lookup_.hits() - hits_reported_);
-    hits_reported_ = lookup_.hits();
+    const uint64_t hits = lookup_hits();
+    c_indirect_hits.inc(hits - hits_reported_);
+    hits_reported_ = hits;
     switch (why) {
       case TcExit::kBranch:
         c_exits_branch.inc();

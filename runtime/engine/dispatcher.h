@@ -5,6 +5,7 @@
 // touches guest memory except through CpuEnv and the shadow MMU.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,7 +72,9 @@ class Engine {
 
   translator::CcfCache& cache() { return cache_; }
   translator::TcMemory& tc() { return tc_; }
-  translator::TcLookup& lookup() { return lookup_; }
+  // The inline lookup of CCFs translated for `cpl`: one table per CPL, so entries of one mode never
+  // match in another and a CPL change clears nothing.
+  translator::TcLookup& lookup(uint8_t cpl);
   VcpuState& vcpu() { return vcpu_; }
   // The shadow serving the current CPL: `shadow` (supervisor view) at CPL 0-2, an engine-owned
   // user-view shadow at CPL 3 (DESIGN.md 2: U/S=0 pages unreachable from user code). Both map into
@@ -94,8 +97,12 @@ class Engine {
  private:
   translator::Ccf* find_or_translate(uint32_t eip);
   translator::Ccf* translate(uint32_t eip);
-  // Whether the CCF's EIP still maps to the guest-physical pages it was translated from.
-  bool same_code_pages(const translator::Ccf& c);
+  // Whether the CCF's linear code pages still map to the guest-physical pages it was translated
+  // from, fetchable at its CPL; if so its mappings' global/large flags are brought up to date.
+  bool recheck(translator::Ccf& c);
+  // Cuts `c` from chains and the inline lookup until the dispatcher re-checks it.
+  void make_stale(translator::Ccf& c);
+  uint64_t lookup_hits() const;
   // A write to guest-physical page ppn, which holds translated code: invalidate its CCFs.
   void code_written(uint32_t ppn);
   // Makes the shadow of the current CPL's view the one mapped in the window.
@@ -125,7 +132,7 @@ class Engine {
   EngineConfig config_;
   translator::TcMemory tc_;
   Trampolines trampolines_;
-  translator::TcLookup lookup_;
+  std::array<std::unique_ptr<translator::TcLookup>, 4> lookups_;  // by CPL, made on first use
   translator::TcLayout layout_;
   translator::CcfCache cache_;
   std::unique_ptr<HostFpuArea> host_fpu_;
@@ -140,7 +147,6 @@ class Engine {
   std::vector<uint32_t> untrace_pending_;  // pages whose CCFs all died: drop their trace
   uint64_t flush_generation_ = 0;
   uint32_t lookup_cs_base_ = 0;
-  uint8_t lookup_cpl_ = 0;
   std::shared_ptr<Engine*> alive_;
   uint64_t hits_reported_ = 0;
 };

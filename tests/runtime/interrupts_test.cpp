@@ -140,15 +140,6 @@ TEST_CASE("vector_beyond_idt_limit_raises_gp_with_idt_bit") {
   CHECK(m.stack(0) == 0x20u * 8 + 2);
 }
 
-TEST_CASE("task_gate_in_the_idt_is_refused_as_shutdown_and_counted") {
-  Machine m;
-  m.set_desc(kIdtBase + kDf * 8, make_gate(kTssSel, 0, kTaskGate, 0));
-  stats::reset_all();
-  const auto r = deliver_exception(m.vcpu, m.env, {kDf, true, 0, 0});
-  CHECK(r.kind == StepResult::kShutdown);
-  CHECK(counters::unimplemented.value() == 1);
-}
-
 TEST_CASE("sixteen_bit_interrupt_gate_pushes_word_slots_and_truncates_the_offset") {
   Machine m;
   m.set_gate(0x40, 0x12347100, kIntGate16, 0);

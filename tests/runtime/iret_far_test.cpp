@@ -60,14 +60,6 @@ TEST_CASE("iret_to_a_more_privileged_ring_raises_gp_selector") {
   CHECK(m.vcpu.cpl == 3);
 }
 
-TEST_CASE("iret_with_nt_set_is_refused_with_gp0_and_counted") {
-  Machine m;
-  m.vcpu.eflags |= kFlagNt;
-  stats::reset_all();
-  CHECK(is_fault(m.run({0xcf}), kGp, 0));
-  CHECK(counters::unimplemented.value() == 1);
-}
-
 TEST_CASE("iret_to_cpl3_with_a_dpl0_stack_segment_raises_gp_selector") {
   Machine m;
   m.push32(kKernelData);
@@ -149,13 +141,6 @@ TEST_CASE("far_jmp_through_a_call_gate_to_an_inner_ring_raises_gp_code_selector"
   Machine m;
   m.enter_user();
   CHECK(is_fault(m.run({0xea, 0x00, 0x00, 0x00, 0x00, 0x5b, 0x00}), kGp, kKernelCode));
-}
-
-TEST_CASE("far_jmp_to_a_tss_is_refused_and_counted") {
-  Machine m;
-  stats::reset_all();
-  CHECK(is_fault(m.run({0xea, 0x00, 0x00, 0x00, 0x00, 0x28, 0x00}), kGp, kTssSel));
-  CHECK(counters::unimplemented.value() == 1);
 }
 
 TEST_CASE("lret_to_cpl3_pops_ss_esp_and_nulls_kernel_data_segments") {

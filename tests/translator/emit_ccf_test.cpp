@@ -6,6 +6,9 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -77,6 +80,14 @@ class Fixture {
   TcLookup lookup_;
   TcLayout layout_;
 };
+
+// Capstone writes numbers below 10 in decimal, the others in hex with 0x.
+std::string capstone_number(size_t v) {
+  if (v < 10) return std::to_string(v);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%zx", v);
+  return buf;
+}
 
 std::vector<std::string> texts(const std::vector<HostInsn>& v) {
   std::vector<std::string> t;
@@ -177,7 +188,49 @@ TEST_CASE("trace_dump_names_guest_instructions_and_the_host_code_of_each") {
   });
   const std::string dump = format_ccf(tu, *e.ccf, true, true);
   CHECK(dump.find("IN: 0x00005000") != std::string::npos);
-  CHECK(dump.find("-- guest 0x00005001") != std::string::npos);
-  CHECK(dump.find("lea esp, [esp-0x04]") != std::string::npos);
+  CHECK(dump.find("-- guest 0x00005000  push eax  (reencode32)") != std::string::npos);
+  CHECK(dump.find("-- guest 0x00005001  mov eax, [ebx]  (ident+addr32)") != std::string::npos);
+  CHECK(dump.find("lea esp, [esp - 4]") != std::string::npos);  // Capstone's spelling
   CHECK(dump.find("-- attention check") != std::string::npos);
+  CHECK(dump.find("-- run counter") != std::string::npos);
+  CHECK(dump.find("-- exits") != std::string::npos);
+  CHECK(format_ccf(tu, *e.ccf, true, false).find("OUT:") == std::string::npos);
+}
+
+TEST_CASE("emit_ccf_checks_attention_after_the_instruction_in_the_sti_shadow_only") {
+  Fixture f;
+  Emitted e = f.emit({0xfb, 0x90, 0x90, 0xf4});  // sti; nop; nop; hlt
+  REQUIRE(e.ccf->map.size() == 4);
+  const auto& m = e.ccf->map;
+  // Host code between the nop in the shadow and the next nop: an attention check (reads
+  // vcpu.attention through r15 and branches with jrcxz, which writes no flags).
+  const size_t gap_start = m[1].host_offset + m[1].host_size;
+  REQUIRE(m[2].host_offset > gap_start);
+  const auto gap = texts(disasm(e.ccf->host + gap_start, m[2].host_offset - gap_start));
+  CHECK(std::find(gap.begin(), gap.end(), "mov ecx, dword ptr [r15 + " + capstone_number(offsetof(btvmm::runtime::VcpuState, attention)) + "]") != gap.end());
+  CHECK(std::count_if(gap.begin(), gap.end(), [](const std::string& t) { return t.rfind("jrcxz", 0) == 0; }) == 1);
+  CHECK(m[0].host_offset + m[0].host_size == m[1].host_offset);  // nothing between sti and the nop
+  CHECK(m[2].host_offset + m[2].host_size == m[3].host_offset);  // nor after the second nop
+}
+
+TEST_CASE("emit_ccf_sti_last_on_its_page_exits_with_the_interrupt_shadow_set") {
+  Fixture f;
+  Emitted e = f.emit({0xfb}, 0x1fff);  // sti is the page's last byte
+  REQUIRE(e.ccf->map.size() == 1);
+  const auto t = texts(e.body[0]);
+  CHECK(std::find(t.begin(), t.end(), "mov byte ptr [r15 + " + capstone_number(offsetof(btvmm::runtime::VcpuState, interrupt_shadow)) + "], 1") != t.end());
+  CHECK(t.back().rfind("jmp ", 0) == 0);
+  CHECK(e.ccf->slots.empty());
+}
+
+TEST_CASE("emit_ccf_counts_runs_flag_free_between_the_attention_check_and_the_body") {
+  Fixture f;
+  Emitted e = f.emit({0x90, 0xf4});  // nop; hlt
+  const Ccf& c = *e.ccf;
+  const auto counter = texts(disasm(c.host + c.body_offset, c.map[0].host_offset - c.body_offset));
+  REQUIRE(counter.size() == 4);
+  CHECK(counter[0].rfind("movabs r12, ", 0) == 0);
+  CHECK(counter[2] == "lea r13, [r13 + 1]");
+  CHECK(c.profile.instructions(ExecKind::kIdent) == 1);
+  CHECK(c.profile.instructions(ExecKind::kMonitor) == 1);
 }

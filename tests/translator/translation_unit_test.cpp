@@ -96,7 +96,7 @@ TEST_CASE("tu_ends_after_callouts_that_change_control_mode_or_paging_but_not_aft
                                      {0xea, 0, 0x10, 0, 0, 0x08, 0},          // jmp far
                                      {0x0f, 0x01, 0x38},                      // invlpg [eax]
                                      {0x8e, 0xd8},                            // mov ds, eax
-                                     {0x9d},                                  // popfd
+                                     {0x66, 0x9d},                            // popf (16-bit)
                                      {0x0f, 0x0b}}) {                         // ud2
     FakeCode code;
     code.put(0x3000, ender);
@@ -112,8 +112,8 @@ TEST_CASE("tu_ends_after_callouts_that_change_control_mode_or_paging_but_not_aft
   CHECK(tu.instructions[0].kind() == Kind::kCallout);
 }
 
-TEST_CASE("tu_ends_after_sti_mov_ss_and_pop_ss_in_an_interrupt_shadow") {
-  for (std::vector<uint8_t> shadow : {std::vector<uint8_t>{0xfb}, {0x8e, 0xd0}, {0x17}}) {
+TEST_CASE("tu_ends_after_mov_ss_and_pop_ss_in_an_interrupt_shadow") {
+  for (std::vector<uint8_t> shadow : {std::vector<uint8_t>{0x8e, 0xd0}, {0x17}}) {
     FakeCode code;
     code.put(0x4000, {0x90});
     code.put(0x4001, shadow);
@@ -122,6 +122,45 @@ TEST_CASE("tu_ends_after_sti_mov_ss_and_pop_ss_in_an_interrupt_shadow") {
     CHECK(tu.end == TuEnd::kControlFlow);
     CHECK(tu.ends_in_interrupt_shadow);
   }
+}
+
+TEST_CASE("tu_keeps_sti_and_popfd_with_the_instructions_after_them") {
+  FakeCode code;
+  code.put(0x4000, {0x90, 0xfb, 0xf4});  // nop; sti; hlt: the hlt runs in the sti shadow
+  auto tu = form_translation_unit(0x4000, code.fetcher());
+  CHECK(tu.instructions.size() == 3);
+  CHECK(tu.end == TuEnd::kControlFlow);
+  CHECK_FALSE(tu.ends_in_interrupt_shadow);
+  code.put(0x4100, {0x9d, 0x90, 0xc3});  // popfd; nop; ret
+  CHECK(form_translation_unit(0x4100, code.fetcher()).instructions.size() == 3);
+}
+
+TEST_CASE("tu_never_ends_with_sti_by_count_so_its_successor_stays_in_its_shadow") {
+  FakeCode code;
+  code.fill(0x5000, 11, 0x90);
+  code.put(0x500b, {0xfb, 0x90, 0xf4});  // sti would be the 12th instruction; nop; hlt
+  auto tu = form_translation_unit(0x5000, code.fetcher());
+  CHECK(tu.instructions.size() == 11);
+  CHECK(tu.end == TuEnd::kMaxInstructions);
+  CHECK(tu.fallthrough_eip() == 0x500b);
+  auto next = form_translation_unit(0x500b, code.fetcher());
+  REQUIRE(next.instructions.size() == 3);
+  CHECK(next.instructions[0].insn.mnemonic() == ZYDIS_MNEMONIC_STI);
+}
+
+TEST_CASE("tu_ending_with_sti_at_a_page_boundary_says_interrupt_shadow") {
+  FakeCode code;
+  code.put(0x5ffe, {0x90, 0xfb});  // sti is the page's last byte
+  code.put(0x6000, {0x90});
+  auto tu = form_translation_unit(0x5ffe, code.fetcher());
+  CHECK(tu.instructions.size() == 2);
+  CHECK(tu.end == TuEnd::kPageBoundary);
+  CHECK(tu.ends_in_interrupt_shadow);
+  code.unmap(0x6000);
+  code.put(0x7ffe, {0xfb, 0x0f});  // sti, then an instruction straddling into an absent page
+  auto cut = form_translation_unit(0x7ffe, code.fetcher());
+  CHECK(cut.instructions.size() == 1);
+  CHECK(cut.ends_in_interrupt_shadow);
 }
 
 TEST_CASE("tu_ends_after_12_instructions") {
@@ -251,11 +290,16 @@ TEST_CASE("tu_at_the_top_of_the_address_space_wraps_to_page_zero") {
 
 TEST_CASE("tu_formats_as_one_line_per_instruction_with_kind_and_end") {
   FakeCode code;
-  code.put(0xc0101000, {0x8b, 0x43, 0x04, 0xfb});  // mov eax, [ebx+4]; sti
+  code.put(0xc0101000, {0x8b, 0x43, 0x04, 0xfb, 0xc3});  // mov eax, [ebx+4]; sti; ret
   auto tu = form_translation_unit(0xc0101000, code.fetcher());
   CHECK(format_translation_unit(tu) ==
         "c0101000  8b 43 04              mov eax, [ebx+0x04]                 ident+addr32\n"
         "c0101003  fb                    sti                                 virtual-cpu\n"
+        "c0101004  c3                    ret                                 return\n"
+        "end: control-flow\n");
+  code.put(0xc0102000, {0x8e, 0xd0});  // mov ss, eax
+  CHECK(format_translation_unit(form_translation_unit(0xc0102000, code.fetcher())) ==
+        "c0102000  8e d0                 mov ss, ax                          callout\n"
         "end: control-flow, interrupt shadow\n");
   FakeCode none;
   CHECK(format_translation_unit(form_translation_unit(0x9000, none.fetcher())) ==

@@ -1,0 +1,179 @@
+// TC coherency with guest paging (DESIGN.md 3): a CCF must never run once the linear page of its
+// code maps other code, after INVLPG, a CR3 load (non-global pages) or a CR4.PGE toggle (global
+// ones, SDM vol. 3A 4.10.4.1); code whose mapping did not change must stay translated and chained.
+#include <catch2/catch.hpp>
+
+#include "core/stats.h"
+#include "engine_fixture.h"
+
+using namespace btvmm;
+using namespace btvmm::engine_test;
+namespace x86 = asmjit::x86;
+
+namespace {
+
+uint64_t counter(const char* name) {
+  for (const auto& s : stats::snapshot())
+    if (s.name == name) return s.value;
+  return 0;
+}
+
+constexpr uint32_t kPd1 = 0x300000, kPt1 = 0x301000, kPd2 = 0x302000, kPt2 = 0x303000;
+constexpr uint32_t kCallee = 0x3f0000;  // linear page remapped between the two code pages below
+constexpr uint32_t kCodeA = 0x600000, kCodeB = 0x601000;
+
+// Two address spaces identity-mapping the low 4 MiB (page tables included, so guest code can
+// rewrite its PTEs), with kCallee -> kCodeA in both. `flags` go on every PTE (e.g. global).
+void two_address_spaces(Machine& m, uint32_t flags) {
+  m.mem.fill(GuestPhysAddr(kPd1), 0, 4 * kPageSize);
+  m.write32(kPd1, kPt1 | 3);
+  m.write32(kPd2, kPt2 | 3);
+  for (uint32_t i = 0; i < 1024; ++i) {
+    m.write32(kPt1 + 4 * i, (i << 12) | 3 | flags);
+    m.write32(kPt2 + 4 * i, (i << 12) | 3 | flags);
+  }
+  m.write32(kPt1 + 4 * (kCallee >> 12), kCodeA | 3 | flags);
+  m.write32(kPt2 + 4 * (kCallee >> 12), kCodeA | 3 | flags);
+  m.bytes(kCodeA, {0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 1; ret
+  m.bytes(kCodeB, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
+  m.vcpu.cr3 = kPd1;
+  m.vcpu.cr0 |= mmu::kCr0Pg;
+  m.shadow->load_cr3(kPd1);
+  m.shadow->set_cr4(m.vcpu.cr4);
+  m.shadow->set_cr0(m.vcpu.cr0);
+}
+
+// Calls kCallee `n` times in a loop (so its CCF is chained and in the inline lookup), result in ebx.
+void call_loop(x86::Assembler& a, uint32_t n) {
+  asmjit::Label again = a.newLabel();
+  a.mov(x86::edi, n);
+  a.mov(x86::esi, kCallee);
+  a.bind(again);
+  a.call(x86::esi);
+  a.dec(x86::edi);
+  a.jnz(again);
+  a.mov(x86::ebx, x86::eax);
+}
+
+}  // namespace
+
+TEST_CASE("engine_invlpg_of_a_remapped_code_page_runs_the_new_code", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  two_address_spaces(m, 0);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 3);
+    a.mov(x86::dword_ptr(kPt1 + 4 * (kCallee >> 12)), kCodeB | 3);
+    a.mov(x86::ecx, kCallee);
+    a.invlpg(x86::dword_ptr(x86::ecx));
+    a.mov(x86::ebp, x86::ebx);
+    call_loop(a, 3);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbp] == 1);
+  CHECK(m.vcpu.gpr[kEbx] == 2);
+  // INVLPG touched only the callee's page: the caller's CCFs were never cut.
+  CHECK(counter("tc.stale") == 1);
+}
+
+TEST_CASE("engine_invlpg_of_an_unrelated_page_keeps_code_chained", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  two_address_spaces(m, 0);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 3);
+    a.mov(x86::ecx, kData);
+    a.invlpg(x86::dword_ptr(x86::ecx));
+    call_loop(a, 3);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbx] == 1);
+  CHECK(counter("tc.stale") == 0);
+}
+
+TEST_CASE("engine_cr3_switch_runs_the_new_spaces_code_for_a_non_global_page", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  two_address_spaces(m, 0);
+  m.write32(kPt2 + 4 * (kCallee >> 12), kCodeB | 3);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 2);
+    a.mov(x86::ebp, x86::ebx);
+    a.mov(x86::ecx, kPd2);
+    a.mov(x86::cr3, x86::ecx);
+    call_loop(a, 2);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbp] == 1);
+  CHECK(m.vcpu.gpr[kEbx] == 2);
+}
+
+TEST_CASE("engine_global_code_pages_need_no_recheck_at_cr3_loads", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.vcpu.cr4 = mmu::kCr4Pge;
+  two_address_spaces(m, mmu::kPteGlobal);
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label again = a.newLabel();
+    a.mov(x86::edx, 4);
+    a.bind(again);
+    call_loop(a, 2);
+    a.mov(x86::ecx, kPd2);
+    a.mov(x86::cr3, x86::ecx);
+    call_loop(a, 2);
+    a.mov(x86::ecx, kPd1);
+    a.mov(x86::cr3, x86::ecx);
+    a.dec(x86::edx);
+    a.jnz(again);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbx] == 1);
+  CHECK(counter("tc.cr3_rechecks") == 0);
+  CHECK(counter("tc.stale") == 0);
+}
+
+TEST_CASE("engine_global_code_page_remapped_runs_the_new_code_after_invlpg", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.vcpu.cr4 = mmu::kCr4Pge;
+  two_address_spaces(m, mmu::kPteGlobal);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 3);
+    a.mov(x86::ebp, x86::ebx);
+    a.mov(x86::dword_ptr(kPt1 + 4 * (kCallee >> 12)), kCodeB | 3 | mmu::kPteGlobal);
+    a.mov(x86::ecx, kCallee);
+    a.invlpg(x86::dword_ptr(x86::ecx));
+    call_loop(a, 3);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbp] == 1);
+  CHECK(m.vcpu.gpr[kEbx] == 2);
+}
+
+TEST_CASE("engine_global_code_page_remapped_runs_the_new_code_after_a_cr4_pge_toggle", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.vcpu.cr4 = mmu::kCr4Pge;
+  two_address_spaces(m, mmu::kPteGlobal);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 3);
+    a.mov(x86::ebp, x86::ebx);
+    a.mov(x86::dword_ptr(kPt1 + 4 * (kCallee >> 12)), kCodeB | 3 | mmu::kPteGlobal);
+    // Linux's __flush_tlb_global: clearing and setting CR4.PGE drops global translations.
+    a.mov(x86::ecx, x86::cr4);
+    a.and_(x86::ecx, ~mmu::kCr4Pge);
+    a.mov(x86::cr4, x86::ecx);
+    a.or_(x86::ecx, mmu::kCr4Pge);
+    a.mov(x86::cr4, x86::ecx);
+    call_loop(a, 3);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbp] == 1);
+  CHECK(m.vcpu.gpr[kEbx] == 2);
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# End-to-end check of what btvmm writes about the translation cache for one run of the test guest
+# (test=hello): --perf-map (/tmp/perf-PID.map, CONVENTIONS.md "perf"), --trace-tc FILE (the one
+# CCF formatter: guest instructions with kinds, Capstone host code) and the executed-instruction
+# counters of --stats. Usage: tc_outputs_run.sh BTVMM GUEST_KERNEL
+set -u
+[ $# -eq 2 ] || { echo "usage: $0 BTVMM GUEST_KERNEL" >&2; exit 2; }
+btvmm=$1 kernel=$2
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tc-outputs.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "tc_outputs_run: FAILED: $*"; exit 1; }
+
+"$btvmm" run --kernel "$kernel" --append test=hello --no-reboot --timeout 60 --perf-map --stats \
+  --trace-tc "$dir/trace" >"$dir/out" 2>"$dir/err" &
+pid=$!
+wait $pid
+status=$?
+map=/tmp/perf-$pid.map
+[ "$status" -eq 1 ] || { cat "$dir/out" "$dir/err"; fail "guest exit status $status, want 1 (debug-exit 0)"; }
+
+# perf map: one "START SIZE g:0xEIP_cplN" line per CCF, hex without 0x, non-empty.
+[ -s "$map" ] || fail "$map missing or empty"
+bad=$(grep -cvE '^[0-9a-f]+ [0-9a-f]+ g:0x[0-9a-f]{8}_cpl[03]$' "$map")
+[ "$bad" -eq 0 ] || { head "$map"; fail "$bad malformed perf map lines"; }
+lines=$(wc -l <"$map")
+ccfs=$(grep -c '^CCF ' "$dir/trace")
+[ "$lines" -eq "$ccfs" ] || fail "perf map has $lines lines, the trace $ccfs CCFs"
+entry=$(printf 'g:0x%08x_cpl0' "$(od -An -tu4 -j24 -N4 "$kernel" | tr -d ' ')")
+grep -q " $entry\$" "$map" || fail "no perf map line for the kernel entry ($entry)"
+rm -f "$map"
+
+# trace: guest side with kinds, host side from Capstone headed by guest instruction.
+grep -q '^IN: 0x' "$dir/trace" || fail "trace has no IN: block"
+grep -qE '^  -- guest 0x[0-9a-f]{8}  .+  \((ident|ident\+addr32|reencode32|branch-direct|branch-indirect|return|virtual-cpu|callout)\)$' \
+  "$dir/trace" || fail "trace has no guest instruction headings with kinds"
+grep -q '^  -- attention check' "$dir/trace" || fail "trace has no attention check"
+grep -qE '^  \+[0-9a-f]{4}  [0-9a-f]+ +(mov|lea|jmp) ' "$dir/trace" || fail "trace has no Capstone host code"
+
+# --stats: executed instructions by kind, with the IDENT share.
+for c in exec.ccf_runs exec.cpl0.instructions exec.cpl0.ident exec.cpl0.ident_percent exec.callouts.io; do
+  grep -qE "^  $c +[1-9][0-9]* " "$dir/err" || { cat "$dir/err"; fail "--stats lacks a non-zero $c"; }
+done
+echo "tc_outputs_run: passed ($lines perf map lines)"
