@@ -147,6 +147,7 @@ class BtBackend final : public CpuBackend {
     MachineHost host(m, timer);
     runtime::engine::EngineConfig config;
     config.chaining = options_.chaining;
+    if (!options_.adaptive) config.adaptive_threshold = 0;
     runtime::engine::Engine engine(vcpu, env, host, mem, shadow, mapper, config);
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });

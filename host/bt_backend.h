@@ -14,6 +14,7 @@ class TcTrace;
 
 struct BtOptions {
   bool chaining = true;
+  bool adaptive = true;      // retranslate stores that keep trapping on traced pages (IDENT -> SIMULATE)
   TcTrace* trace = nullptr;  // receives every new CCF when set; outlives the backend
 };
 

@@ -125,7 +125,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   run_cmd->add_option("--initrd", initrd_list, "Initrd (Linux) or comma-separated modules (multiboot)");
   run_cmd->add_option("--append", run.append, "Kernel command line (overrides the image's)");
   run_cmd->add_option("-m,--memory", memory, "Guest RAM in MiB (or with M/G suffix)")->capture_default_str();
-  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm")->capture_default_str();
+  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm; bt,adaptive=off turns off adaptive retranslation")->capture_default_str();
   run_cmd->add_flag("--stats", run.stats, "Print every counter at exit (traps, exits, translations)");
   run_cmd->add_option("--metrics", run.metrics_file, "Write the counters as JSON to this file at exit");
   run_cmd->add_flag("--no-reboot", run.no_reboot, "Exit instead of rebooting on guest reset or triple fault");
@@ -164,9 +164,17 @@ Command parse_command_line(int argc, const char* const* argv) {
 
   if (run_cmd->parsed()) {
     run.memory_mib = parse_memory(memory);
-    if (accel == "bt") run.accel = Accel::kBt;
-    else if (accel == "kvm") run.accel = Accel::kKvm;
+    // QEMU's form: the accelerator's name, then comma-separated properties (-accel tcg,thread=single).
+    const std::vector<std::string> accel_parts = split_commas(accel);
+    const std::string accel_name = accel_parts.empty() ? "" : accel_parts[0];
+    if (accel_name == "bt") run.accel = Accel::kBt;
+    else if (accel_name == "kvm") run.accel = Accel::kKvm;
     else fail(ExitCode::kUsage, "--accel {}: unknown accelerator (bt or kvm)", accel);
+    for (size_t i = 1; i < accel_parts.size(); ++i) {
+      const std::string& prop = accel_parts[i];
+      if (run.accel == Accel::kBt && (prop == "adaptive=on" || prop == "adaptive=off")) run.adaptive = prop == "adaptive=on";
+      else fail(ExitCode::kUsage, "--accel {}: unknown property '{}' (bt takes adaptive=on|off)", accel, prop);
+    }
     run.initrds = split_commas(initrd_list);
     run.append_given = run_cmd->count("--append") > 0;
     if (run.timeout_s < 0) fail(ExitCode::kUsage, "--timeout must not be negative");

@@ -38,6 +38,7 @@ struct RunOptions {
   bool log_in_asm = false;   // guest code of each new CCF
   bool log_out_asm = false;  // host code of each new CCF (Capstone)
   bool nochain = false;      // no direct-branch chaining
+  bool adaptive = true;      // --accel bt,adaptive=off: trapping stores are never retranslated
   bool perf_map = false;     // --perf-map: /tmp/perf-PID.map names each CCF by guest EIP
   std::string log_file;      // empty: stderr
 };

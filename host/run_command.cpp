@@ -113,7 +113,7 @@ KernelInput gather_boot_set(const RunOptions& o, std::optional<DiskImageHeader>&
 std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::Window* window, TcTrace* trace) {
   if (o.accel == Accel::kBt) {
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
-    return make_bt_backend(*window, BtOptions{!o.nochain, trace});
+    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace});
   }
   if (o.log_in_asm || o.log_out_asm || o.nochain || o.perf_map)
     fail(ExitCode::kUsage, "-d in_asm/out_asm/nochain, --trace-tc and --perf-map describe the binary translator: use --accel bt");
