@@ -47,11 +47,13 @@ TEST_CASE("fuzz_random_guest_kernel_code_never_crashes_btvmm_and_ends_in_a_guest
   const uint32_t seed = env_seed ? static_cast<uint32_t>(std::strtoul(env_seed, nullptr, 0)) : std::random_device{}();
   INFO("seed " << seed);
   std::mt19937 rng(seed);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // A fixed number of sequences, not a time budget: a seed then reproduces the whole run, and a
+  // loaded machine cannot shrink the coverage (speed is for benchmarks, not tests).
+  constexpr unsigned kRuns = 2000;
   std::map<std::string, unsigned> outcomes;
   unsigned runs = 0;
   std::vector<uint8_t> previous;
-  for (; runs < 2000 && std::chrono::steady_clock::now() < deadline; ++runs) {
+  for (; runs < kRuns; ++runs) {
     Machine m(EngineConfig{.tc_size = size_t(4) << 20});
     page_tables(m);
     std::vector<uint8_t> code(64);
@@ -96,6 +98,5 @@ TEST_CASE("fuzz_random_guest_kernel_code_never_crashes_btvmm_and_ends_in_a_guest
   std::string summary = fmt::format("seed {}: {} runs\n", seed, runs);
   for (const auto& [k, v] : outcomes) summary += fmt::format("  {:32} {}\n", k, v);
   WARN(summary);
-  CHECK(runs >= 100);
   CHECK(outcomes["other"] == 0);
 }
