@@ -24,12 +24,6 @@ elif [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
   echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
   exit 77
 fi
-# Under the binary translator the boot does not reach /init's first line within CI's budget yet
-# (issue 6 notes): it runs only when asked for, and is otherwise reported as skipped.
-if [ "$runner" = bt ] && [ "${BTVMM_TESTS_SLOW:-0}" != 1 ]; then
-  echo "SKIP: the Linux disk test under --accel bt takes longer than CI allows today; run it with BTVMM_TESTS_SLOW=1"
-  exit 77
-fi
 if [ "$runner" = kvm ] && [ ! -e /dev/kvm ]; then
   echo "SKIP: /dev/kvm is absent on this host, so --accel kvm cannot run"
   exit 77
