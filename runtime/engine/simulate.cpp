@@ -2,6 +2,8 @@
 // (base + index * scale + displacement, 32-bit wrap) plus the segment base.
 #include "runtime/engine/simulate.h"
 
+#include "runtime/cpu/operands.h"
+
 namespace btvmm::runtime::engine {
 
 namespace {
@@ -12,18 +14,6 @@ std::optional<uint32_t> gpr_value(const VcpuState& v, ZydisRegister r) {
   if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL) return v.gpr[r - ZYDIS_REGISTER_AL] & 0xff;
   if (r >= ZYDIS_REGISTER_AH && r <= ZYDIS_REGISTER_BH) return (v.gpr[r - ZYDIS_REGISTER_AH] >> 8) & 0xff;
   return std::nullopt;
-}
-
-std::optional<unsigned> segment_index(ZydisRegister s) {
-  switch (s) {
-    case ZYDIS_REGISTER_ES: return kEs;
-    case ZYDIS_REGISTER_CS: return kCs;
-    case ZYDIS_REGISTER_SS: return kSs;
-    case ZYDIS_REGISTER_DS: return kDs;
-    case ZYDIS_REGISTER_FS: return kFs;
-    case ZYDIS_REGISTER_GS: return kGs;
-    default: return std::nullopt;
-  }
 }
 
 }  // namespace
@@ -54,7 +44,7 @@ std::optional<StepResult> simulate_store(VcpuState& vcpu, CpuEnv& env, const tra
     if (!i) return std::nullopt;
     ea += *i * m.mem.scale;
   }
-  const std::optional<unsigned> seg = segment_index(m.mem.segment);
+  const std::optional<SegReg> seg = seg_reg_of(m.mem.segment);
   if (!seg) return std::nullopt;
   const uint32_t la = vcpu.seg[*seg].base + ea;
   if (std::optional<GuestException> e = env.write_linear(la, &value, m.size / 8, vcpu.cpl == 3))
