@@ -45,7 +45,12 @@ bool emit_one(EmitContext& c, const TuInstruction& ti, ExecKind& how) {
   switch (ti.kind()) {
     case Kind::kIdent:
     case Kind::kIdentAddr32:
-      if (emit_ident(c.a, insn, ti.cls)) {
+      if (c.cpl == 3 && insn.zydis().meta.category == ZYDIS_CATEGORY_STRINGOP) {
+        how = ExecKind::kIdent;
+        if (emit_user_string(c, insn)) return true;
+        break;
+      }
+      if (emit_ident(c.a, insn, ti.cls, c.cpl == 3)) {
         c_ident.inc();
         how = ExecKind::kIdent;
         return true;
@@ -114,7 +119,8 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
     open = emit_one(c, ti, how);
     ccf->profile.add(how);
     if (how == ExecKind::kMonitor) ccf->profile.set_callout(callout_kind(ti.insn));
-    ccf->map.push_back(EmittedRange{ti.eip(), at, a.offset() - at});
+    ccf->map.push_back(EmittedRange{ti.eip(), at, a.offset() - at, c.based_rsi_rdi});
+    c.based_rsi_rdi = false;
     ccf->guest_bytes += ti.length();
     if (!open) break;
     // The instruction after an in-TC sti ran in its shadow: an interrupt may be taken now, unless

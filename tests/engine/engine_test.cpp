@@ -150,8 +150,8 @@ TEST_CASE("engine_reflects_guest_pf_with_exact_eip_cr2_error_code_and_registers"
   m.write32(pd + 0x1000 + 4 * (hole >> 12), 0);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
   uint32_t faulting = 0;
   m.code(kCode, [&](x86::Assembler& a) {
     a.mov(x86::ebx, 0x11111111);
@@ -181,8 +181,8 @@ void identity_paging_with_hole(Machine& m, uint32_t hole) {
   m.write32(pd + 0x1000 + 4 * (hole >> 12), 0);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 TEST_CASE("engine_push_from_a_faulting_source_leaves_esp_unchanged", "[engine]") {
@@ -406,8 +406,8 @@ void identity_paging_writable_tables(Machine& m) {
   for (uint32_t i = 0; i < 1024; ++i) m.write32(pt + 4 * i, (i << 12) | 3);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 void ptemod_loop(Machine& m) {
@@ -466,8 +466,8 @@ TEST_CASE("engine_rechecks_translations_after_cr3_loads_and_reuses_unchanged_cod
   m.bytes(0x601000, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
   m.vcpu.cr3 = pd1;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd1);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd1);
+  m.set_cr0(m.vcpu.cr0);
   m.code(kCode, [&](x86::Assembler& a) {
     asmjit::Label again = a.newLabel();
     a.mov(x86::edi, 2);  // twice: the second round finds every CCF again after a CR3 load
