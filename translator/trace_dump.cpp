@@ -95,4 +95,51 @@ std::string format_ccf(const TranslationUnit& tu, const Ccf& ccf, bool in_asm, b
   return s;
 }
 
+namespace {
+
+std::string ccf_name(const Ccf& c) {
+  return fmt::format("{:#010x} cpl {} (host {}{})", c.key.eip, c.key.cpl, static_cast<const void*>(c.host),
+                     c.valid ? "" : ", invalidated");
+}
+
+// The CCFs of an event, one per line; a paging-mode change can cut thousands, so long lists end
+// with a count instead.
+std::string ccf_lines(std::span<const Ccf* const> ccfs) {
+  constexpr size_t kShown = 32;
+  std::string s;
+  for (size_t i = 0; i < ccfs.size() && i < kShown; ++i) s += fmt::format("  ccf {}\n", ccf_name(*ccfs[i]));
+  if (ccfs.size() > kShown) s += fmt::format("  ... and {} more\n", ccfs.size() - kShown);
+  return s;
+}
+
+}  // namespace
+
+std::string format_tc_event(const TcEvent& e) {
+  using K = TcEvent::Kind;
+  switch (e.kind) {
+    case K::kRetranslation:
+      return fmt::format("RETRANSLATE guest {:#010x}: {} traced-write traps, SIMULATE from its next translation; "
+                         "{} CCF(s) dropped\n",
+                         e.eip, e.traps, e.ccfs.size()) +
+             ccf_lines(e.ccfs);
+    case K::kInvalidation:
+      return fmt::format("INVALIDATE guest-physical page {:#010x}: code written, {} CCF(s) invalidated\n",
+                         uint64_t(e.page) << 12, e.ccfs.size()) +
+             ccf_lines(e.ccfs);
+    case K::kStale:
+      return fmt::format("STALE {} {:#010x}: {} CCF(s) unchained and out of the lookup until re-checked\n", e.reason,
+                         e.eip, e.ccfs.size()) +
+             ccf_lines(e.ccfs);
+    case K::kRevalidation:
+      return fmt::format("REVALIDATE guest {:#010x}: {}\n", e.eip,
+                         e.kept ? "code still maps to the same guest-physical page(s), CCF reused"
+                                : "code mapping changed, CCF invalidated, retranslating") +
+             ccf_lines(e.ccfs);
+    case K::kFlush:
+      return fmt::format("FLUSH ({}) at guest {:#010x}: {} CCF(s) dropped, {} of {} TC bytes were in use\n", e.reason,
+                         e.eip, e.count, e.bytes, e.total);
+  }
+  return "?\n";
+}
+
 }  // namespace btvmm::translator
