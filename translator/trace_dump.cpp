@@ -120,7 +120,7 @@ std::string format_tc_event(const TcEvent& e) {
     case K::kRetranslation:
       return fmt::format("RETRANSLATE guest {:#010x}: {} traced-write traps, SIMULATE from its next translation; "
                          "{} CCF(s) dropped\n",
-                         e.eip, e.traps, e.ccfs.size()) +
+                         e.addr, e.traps, e.ccfs.size()) +
              ccf_lines(e.ccfs);
     case K::kInvalidation:
       return fmt::format("INVALIDATE guest-physical page {:#010x}: code written, {} CCF(s) invalidated\n",
@@ -128,16 +128,16 @@ std::string format_tc_event(const TcEvent& e) {
              ccf_lines(e.ccfs);
     case K::kStale:
       return fmt::format("STALE {} {:#010x}: {} CCF(s) unchained and out of the lookup until re-checked\n", e.reason,
-                         e.eip, e.ccfs.size()) +
+                         e.addr, e.ccfs.size()) +
              ccf_lines(e.ccfs);
     case K::kRevalidation:
-      return fmt::format("REVALIDATE guest {:#010x}: {}\n", e.eip,
+      return fmt::format("REVALIDATE guest {:#010x}: {}\n", e.addr,
                          e.kept ? "code still maps to the same guest-physical page(s), CCF reused"
                                 : "code mapping changed, CCF invalidated, retranslating") +
              ccf_lines(e.ccfs);
     case K::kFlush:
       return fmt::format("FLUSH ({}) at guest {:#010x}: {} CCF(s) dropped, {} of {} TC bytes were in use\n", e.reason,
-                         e.eip, e.count, e.bytes, e.total);
+                         e.addr, e.count, e.bytes, e.total);
   }
   return "?\n";
 }

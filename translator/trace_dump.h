@@ -25,14 +25,15 @@ std::string format_ccf(const TranslationUnit& tu, const Ccf& ccf, bool in_asm, b
 // translation"). Fields a kind does not use stay zero/empty.
 struct TcEvent {
   enum class Kind : uint8_t {
-    kRetranslation,  // eip kept trapping on traced writes (traps): its CCF is dropped, SIMULATE next
+    kRetranslation,  // guest `addr` took `traps` traced-write traps: its CCF dropped, SIMULATE next time
     kInvalidation,   // a write to guest-physical page `page` killed the CCFs holding code there
-    kStale,          // a paging change (`reason`, at `eip` for INVLPG/CR3: the address/new CR3) cut CCFs
-    kRevalidation,   // a stale CCF re-checked at its next entry: reused (`kept`) or dropped
-    kFlush,          // the TC is emptied (`reason`) at guest eip: `count` CCFs, `bytes` of `total` used
+    kStale,          // a paging change (`reason`; `addr`: INVLPG address or the new CRn) cut CCFs
+    kRevalidation,   // the stale CCF at guest `addr` re-checked at its next entry: reused if `kept`
+    kFlush,          // the TC emptied (`reason`) with the dispatcher at guest `addr`: `count` CCFs,
+                     // `bytes` of the TC's `total` in use
   };
   Kind kind = Kind::kFlush;
-  uint32_t eip = 0;
+  uint32_t addr = 0;
   uint32_t page = 0;
   uint64_t traps = 0;
   uint64_t count = 0;

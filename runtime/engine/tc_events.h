@@ -30,7 +30,7 @@ class TcEvents {
     const translator::Ccf* one[1] = {dropped};
     translator::TcEvent e;
     e.kind = translator::TcEvent::Kind::kRetranslation;
-    e.eip = eip;
+    e.addr = eip;
     e.traps = traps;
     e.ccfs = {one, dropped ? 1u : 0u};
     fn_(e);
@@ -57,10 +57,10 @@ class TcEvents {
     translator::TcEvent e;
     e.kind = translator::TcEvent::Kind::kStale;
     switch (what) {
-      case PagingEvent::kInvlpg: e.reason = "invlpg"; e.eip = addr; break;
-      case PagingEvent::kCr0: e.reason = "cr0 load"; e.eip = vcpu.cr0; break;
-      case PagingEvent::kCr3: e.reason = "cr3 load"; e.eip = vcpu.cr3; break;
-      case PagingEvent::kCr4: e.reason = "cr4 load"; e.eip = vcpu.cr4; break;
+      case PagingEvent::kInvlpg: e.reason = "invlpg"; e.addr = addr; break;
+      case PagingEvent::kCr0: e.reason = "cr0 load"; e.addr = vcpu.cr0; break;
+      case PagingEvent::kCr3: e.reason = "cr3 load"; e.addr = vcpu.cr3; break;
+      case PagingEvent::kCr4: e.reason = "cr4 load"; e.addr = vcpu.cr4; break;
     }
     e.ccfs = stale_;
     fn_(e);
@@ -73,7 +73,7 @@ class TcEvents {
     const translator::Ccf* one[1] = {&c};
     translator::TcEvent e;
     e.kind = translator::TcEvent::Kind::kRevalidation;
-    e.eip = c.key.eip;
+    e.addr = c.key.eip;
     e.kept = kept;
     e.ccfs = one;
     fn_(e);
@@ -85,7 +85,7 @@ class TcEvents {
     if (!fn_) return;
     translator::TcEvent e;
     e.kind = translator::TcEvent::Kind::kFlush;
-    e.eip = eip;
+    e.addr = eip;
     e.count = ccfs;
     e.bytes = used;
     e.total = size;

@@ -23,7 +23,7 @@ namespace {
 // What the hook saw (the event's spans only live during the call).
 struct Seen {
   TcEvent::Kind kind;
-  uint32_t eip = 0;
+  uint32_t addr = 0;
   uint32_t page = 0;
   uint64_t traps = 0;
   uint64_t count = 0;
@@ -43,7 +43,7 @@ std::vector<Seen> record(Machine& m) {
   auto made = std::make_shared<uint64_t>(0);
   m.engine->set_trace([made](const CcfTraceEvent&) { ++*made; });
   m.engine->set_event_trace([seen, made](const TcEvent& e) {
-    Seen s{e.kind, e.eip, e.page, e.traps, e.count, e.kept, std::string(e.reason), {}, translator::format_tc_event(e),
+    Seen s{e.kind, e.addr, e.page, e.traps, e.count, e.kept, std::string(e.reason), {}, translator::format_tc_event(e),
            *made};
     for (const translator::Ccf* c : e.ccfs) s.ccf_eips.push_back(c->key.eip);
     seen->push_back(std::move(s));
@@ -95,7 +95,7 @@ TEST_CASE("tc_trace_reports_one_retranslation_at_the_store_that_kept_trapping", 
   const std::vector<Seen> seen = record(m);
   const std::vector<Seen> r = of_kind(seen, TcEvent::Kind::kRetranslation);
   REQUIRE(r.size() == 1);
-  CHECK(r[0].eip == store);
+  CHECK(r[0].addr == store);
   CHECK(r[0].traps == 8);  // EngineConfig's default threshold
   REQUIRE(r[0].ccf_eips.size() == 1);
   CHECK(r[0].ccf_eips[0] == loop_eip);  // the loop body's CCF, which holds the store
@@ -149,10 +149,10 @@ TEST_CASE("tc_trace_reports_a_flush_of_a_full_tc_with_its_reason_and_guest_eip",
   CHECK(f[0].reason == "TC full");
   // The block whose translation did not fit; every CCF made before it is dropped (each block is
   // translated once, and a block split by a page boundary makes two CCFs).
-  CHECK(std::find(blocks.begin(), blocks.end(), f[0].eip) != blocks.end());
+  CHECK(std::find(blocks.begin(), blocks.end(), f[0].addr) != blocks.end());
   CHECK(f[0].count == f[0].made_before);
   CHECK(f[0].count > 100);
-  CHECK(contains(f[0].text, fmt::format("FLUSH (TC full) at guest {:#010x}: {} CCF(s) dropped", f[0].eip, f[0].count)));
+  CHECK(contains(f[0].text, fmt::format("FLUSH (TC full) at guest {:#010x}: {} CCF(s) dropped", f[0].addr, f[0].count)));
 }
 
 TEST_CASE("tc_trace_reports_invlpg_stale_marking_and_the_recheck_that_reuses_the_ccf", "[engine][trace]") {
@@ -175,12 +175,12 @@ TEST_CASE("tc_trace_reports_invlpg_stale_marking_and_the_recheck_that_reuses_the
   const std::vector<Seen> stale = of_kind(seen, TcEvent::Kind::kStale);
   REQUIRE(stale.size() == 1);
   CHECK(stale[0].reason == "invlpg");
-  CHECK(stale[0].eip == sub);
+  CHECK(stale[0].addr == sub);
   CHECK(stale[0].ccf_eips == std::vector<uint32_t>{sub});
   CHECK(contains(stale[0].text, fmt::format("STALE invlpg {:#010x}: 1 CCF(s)", sub)));
   const std::vector<Seen> re = of_kind(seen, TcEvent::Kind::kRevalidation);
   REQUIRE(re.size() == 1);
-  CHECK(re[0].eip == sub);
+  CHECK(re[0].addr == sub);
   CHECK(re[0].kept);
   CHECK(contains(re[0].text, fmt::format("REVALIDATE guest {:#010x}: code still maps", sub)));
 }
@@ -217,11 +217,11 @@ TEST_CASE("tc_trace_reports_cr3_stale_marking_and_the_recheck_that_drops_moved_c
   const std::vector<Seen> stale = of_kind(seen, TcEvent::Kind::kStale);
   REQUIRE(stale.size() == 1);
   CHECK(stale[0].reason == "cr3 load");
-  CHECK(stale[0].eip == pd2);
+  CHECK(stale[0].addr == pd2);
   CHECK(stale[0].ccf_eips == std::vector<uint32_t>{0x3f0000});
   const std::vector<Seen> re = of_kind(seen, TcEvent::Kind::kRevalidation);
   REQUIRE(re.size() == 1);
-  CHECK(re[0].eip == 0x3f0000);
+  CHECK(re[0].addr == 0x3f0000);
   CHECK(!re[0].kept);
   CHECK(contains(re[0].text, "REVALIDATE guest 0x003f0000: code mapping changed"));
 }
