@@ -31,7 +31,7 @@ void TcTrace::on_ccf(const runtime::engine::CcfTraceEvent& e) {
   const translator::Ccf& ccf = e.ccf;
   ++count_;
   std::fprintf(out_, "CCF %llu: guest %#010x cpl %u, %zu instruction(s), %u guest bytes -> host %p, %zu bytes\n",
-               static_cast<unsigned long long>(count_), ccf.key.eip, ccf.key.cpl, e.tu.instructions.size(),
+               static_cast<unsigned long long>(count_), ccf.key.eip, ccf.key.cpl, ccf.map.size(),
                ccf.guest_bytes, static_cast<void*>(ccf.host), ccf.host_size);
   std::fputs(translator::format_ccf(e.tu, ccf, items_.in_asm, items_.out_asm).c_str(), out_);
   std::fflush(out_);
