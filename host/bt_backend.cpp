@@ -161,6 +161,7 @@ class BtBackend final : public CpuBackend {
     runtime::engine::Engine engine(vcpu, env, host, mem, {shadow, mapper, windows_.supervisor.base()},
                                    {user_shadow, user_mapper, windows_.user.base()}, config);
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
+    if (options_.trace) engine.set_event_trace([t = options_.trace](const translator::TcEvent& e) { t->on_event(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });
 
     const runtime::engine::RunResult result = engine.run();

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,6 +23,7 @@
 #include "runtime/cpu/step_result.h"
 #include "runtime/cpu_env.h"
 #include "runtime/engine/execution_host.h"
+#include "runtime/engine/tc_events.h"
 #include "runtime/engine/trampolines.h"
 #include "runtime/vcpu_state.h"
 #include "translator/ccf.h"
@@ -83,6 +85,8 @@ class Engine {
   // MonitorEnv::set_paging_hook (or a test CpuEnv) here.
   void paging_changed(PagingEvent what, uint32_t addr);
   void set_trace(CcfTraceFn fn) { trace_ = std::move(fn); }
+  // Retranslations, invalidations, stale marking and re-checks, flushes (-d tc).
+  void set_event_trace(TcEventFn fn) { events_.set(std::move(fn)); }
   const std::string& last_error() const { return last_error_; }
 
   translator::CcfCache& cache() { return cache_; }
@@ -121,7 +125,7 @@ class Engine {
   uint64_t lookup_hits() const;
   // A write to guest-physical page ppn, which holds translated code: invalidate its CCFs.
   void code_written(uint32_t ppn);
-  void flush_tc();
+  void flush_tc(std::string_view reason);
   template <typename F>
   void for_each_shadow(F f) {
     f(supervisor_.shadow);
@@ -154,6 +158,7 @@ class Engine {
   translator::CcfCache cache_;
   std::unique_ptr<HostFpuArea> host_fpu_;
   CcfTraceFn trace_;
+  TcEvents events_;
   std::optional<GuestException> pending_fault_;
   bool emulate_pending_ = false;
   std::string last_error_;

@@ -60,6 +60,8 @@ void not_ours(int sig, siginfo_t* si, void* ctx) {
 
 void leave_tc(Engine& e, greg_t* g, const GuestException& exc, uint32_t eip) {
   e.record_fault(exc, eip);
+  if (translator::Ccf* c = e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])))
+    c->note_early_exit(eip, translator::EarlyExit::kSkipped);
   g[REG_RIP] = static_cast<greg_t>(e.exit_common());
 }
 
@@ -94,6 +96,7 @@ void finish_step(Engine& e, greg_t* g) {
     if (reinterpret_cast<uint64_t>(ccf->host) + r.host_offset != rip) continue;
     e.vcpu().eip = r.guest_eip;
     e.vcpu().exit_reason = TcExit::kInvalidate;
+    ccf->note_early_exit(r.guest_eip, translator::EarlyExit::kSkipped);
     g[REG_RIP] = static_cast<greg_t>(e.exit_common());
     return;
   }
@@ -117,6 +120,8 @@ void unbase(greg_t* g, const translator::EmittedRange& r, uint64_t base) {
 void emulate_in_monitor(Engine& e, greg_t* g, uint32_t eip) {
   c_emulate.inc();
   e.record_emulation(eip);
+  if (translator::Ccf* c = e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])))
+    c->note_early_exit(eip, translator::EarlyExit::kMonitorRuns);
   g[REG_RIP] = static_cast<greg_t>(e.exit_common());
 }
 
