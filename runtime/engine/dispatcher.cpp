@@ -26,7 +26,7 @@ stats::Counter c_exits_interrupt{"tc.exits_interrupt", "exits from the TC at a C
 stats::Counter c_exits_fault{"tc.exits_fault", "exits from the TC with a guest exception"};
 stats::Counter c_indirect_hits{"tc.indirect_hits", "indirect branches and returns found by the inline lookup"};
 stats::Counter c_indirect_misses{"tc.indirect_misses", "indirect branches and returns that missed the inline lookup"};
-stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs two fxsave/fxrstor pairs)"};
+stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs one fxrstor, and its exit one fxsave)"};
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
 stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
@@ -50,7 +50,6 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
       config_(config),
       tc_(config.tc_size),
       trampolines_(tc_),
-      host_fpu_(std::make_unique<HostFpuArea>()),
       alive_(std::make_shared<Engine*>(this)) {
   layout_.exit_common = trampolines_.exit_common();
   layout_.simulate = &simulate_;
@@ -397,7 +396,7 @@ RunResult Engine::run() {
     }
     c_entries.inc();
     vcpu_.irq_pending = host_.interrupt_pending();
-    const TcExit why = trampolines_.enter(vcpu_, entry, *host_fpu_);
+    const TcExit why = trampolines_.enter(vcpu_, entry);
     const uint64_t hits = lookup_hits();
     c_indirect_hits.inc(hits - hits_reported_);
     hits_reported_ = hits;

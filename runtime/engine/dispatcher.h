@@ -132,7 +132,6 @@ class Engine {
   std::array<std::unique_ptr<translator::TcLookup>, 4> lookups_;  // by CPL, made on first use
   translator::TcLayout layout_;
   translator::CcfCache cache_;
-  std::unique_ptr<HostFpuArea> host_fpu_;
   CcfTraceFn trace_;
   std::optional<GuestException> pending_fault_;
   bool emulate_pending_ = false;
