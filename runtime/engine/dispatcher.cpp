@@ -33,6 +33,8 @@ stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SI
 stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
 stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
 stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (to user: supervisor-only mappings dropped, shadow.view_drops)"};
+stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that found their instruction decoded at translation (no fetch, no decode)"};
+stats::Counter c_exit_decodes{"tc.exit_decodes", "monitor exits that fetched and decoded their instruction again"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
@@ -165,8 +167,20 @@ translator::Ccf* Engine::translate(uint32_t eip) {
     }
   }
   lookup(c->key.cpl).insert(eip, c->host);
+  remember_exits(tu, *c);
   if (trace_) trace_(CcfTraceEvent{tu, *c});
   return c;
+}
+
+void Engine::remember_exits(const translator::TranslationUnit& tu, const translator::Ccf& c) {
+  const size_t emitted = std::min(tu.instructions.size(), c.map.size());
+  for (size_t i = 0; i < emitted; ++i) {
+    const translator::TuInstruction& ti = tu.instructions[i];
+    const translator::Kind kind = ti.kind();
+    const bool may_exit = kind == translator::Kind::kCallout || kind == translator::Kind::kVirtualCpu ||
+                          kind == translator::Kind::kUnsupported || simulate_.count(ti.eip());
+    if (may_exit) exit_decodes_.remember(ti.insn, kind, c, flush_generation_);
+  }
 }
 
 translator::TcLookup& Engine::lookup(uint8_t cpl) {
@@ -257,9 +271,18 @@ std::variant<translator::DecodedInstruction, StepResult> Engine::fetch_and_decod
 }
 
 StepResult Engine::run_in_monitor() {
+  if (const ExitDecodeCache::Entry* e = exit_decodes_.find(vcpu_.eip, vcpu_.cpl, flush_generation_)) {
+    c_exit_decode_hits.inc();
+    return execute_exit(e->insn, e->kind);
+  }
+  c_exit_decodes.inc();
   auto decoded = fetch_and_decode();
   if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
   const auto& insn = std::get<translator::DecodedInstruction>(decoded);
+  return execute_exit(insn, translator::classify(insn).kind);
+}
+
+StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, translator::Kind kind) {
   if (simulate_.count(vcpu_.eip)) {
     if (std::optional<StepResult> r = simulate_store(vcpu_, env_, insn)) {
       c_simulated_stores.inc();
@@ -268,7 +291,6 @@ StepResult Engine::run_in_monitor() {
   }
   // An ordinary instruction reaches the monitor when the emitter could not compensate it in the TC
   // (e.g. an FS/GS override with AH..BH, which cannot be re-encoded with REX): emulate it exactly.
-  const translator::Kind kind = translator::classify(insn).kind;
   if (kind == translator::Kind::kIdent || kind == translator::Kind::kIdentAddr32 ||
       kind == translator::Kind::kReencode32)
     if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return *r;

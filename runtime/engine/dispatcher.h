@@ -22,6 +22,7 @@
 #include "runtime/cpu/step_result.h"
 #include "runtime/cpu_env.h"
 #include "runtime/engine/execution_host.h"
+#include "runtime/engine/exit_decode_cache.h"
 #include "runtime/engine/trampolines.h"
 #include "runtime/vcpu_state.h"
 #include "translator/ccf.h"
@@ -110,6 +111,10 @@ class Engine {
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
   StepResult run_in_monitor();
+  // Executes `insn` (classified `kind`), the instruction at vcpu.eip that translated code left for.
+  StepResult execute_exit(const translator::DecodedInstruction& insn, translator::Kind kind);
+  // Keeps the decoded instructions of `c` that can exit to the monitor (exit_decode_cache.h).
+  void remember_exits(const translator::TranslationUnit& tu, const translator::Ccf& c);
   // Fetches and decodes the instruction at vcpu.eip through the guest's paging; on failure
   // returns the guest exception that fetching or decoding raises.
   std::variant<translator::DecodedInstruction, StepResult> fetch_and_decode();
@@ -137,6 +142,7 @@ class Engine {
   bool emulate_pending_ = false;
   std::string last_error_;
   std::optional<translator::GuestFault> tu_fault_;
+  ExitDecodeCache exit_decodes_;
   std::unordered_map<uint32_t, unsigned> trap_counts_;
   std::unordered_set<uint32_t> simulate_;
   std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace

@@ -11,12 +11,19 @@
 
 #include "core/stats.h"
 #include "engine_fixture.h"
+#include "runtime/engine/exit_decode_cache.h"
 
 using namespace btvmm;
 using namespace btvmm::engine_test;
 namespace x86 = asmjit::x86;
 
 namespace {
+
+uint64_t counter(const char* name) {
+  for (const auto& s : stats::snapshot())
+    if (s.name == name) return s.value;
+  return 0;
+}
 
 // A CpuEnv that wrecks every caller-saved FPU/SSE register at each port write, as any monitor
 // code is allowed to (x86-64 psABI 3.2.1): the guest must not notice.
@@ -217,4 +224,67 @@ TEST_CASE("engine_measures_monitor_exit_round_trips_by_callout", "[engine][measu
     a.cpuid();
   });
   measure_loop("int 0x40 + iret", [](x86::Assembler& a) { a.int_(kIretVector); }, iret_gate);
+}
+
+TEST_CASE("exit_decode_cache_answers_only_while_its_ccf_vouches_for_the_bytes", "[engine]") {
+  const uint8_t out_80[] = {0xE6, 0x80};  // out 0x80, al
+  const translator::DecodeResult d = translator::decode(out_80, 0x1000);
+  REQUIRE(d.ok());
+  translator::Ccf owner;
+  owner.key = {0xff0, 0};
+  ExitDecodeCache cache;
+  cache.remember(d.instruction, translator::Kind::kCallout, owner, 7);
+  const ExitDecodeCache::Entry* e = cache.find(0x1000, 0, 7);
+  REQUIRE(e);
+  CHECK(e->insn.mnemonic() == ZYDIS_MNEMONIC_OUT);
+  CHECK(e->kind == translator::Kind::kCallout);
+  CHECK(!cache.find(0x1000, 3, 7));  // other CPL
+  CHECK(!cache.find(0x1001, 0, 7));
+  CHECK(!cache.find(0x1000, 0, 8));  // TC flushed since
+  owner.stale = true;
+  CHECK(!cache.find(0x1000, 0, 7));
+  owner.stale = false;
+  CHECK(cache.find(0x1000, 0, 7));
+  owner.valid = false;
+  CHECK(!cache.find(0x1000, 0, 7));
+}
+
+TEST_CASE("exit_decode_cache_stays_bounded", "[engine]") {
+  const uint8_t out_80[] = {0xE6, 0x80};
+  translator::Ccf owner;
+  ExitDecodeCache cache;
+  for (uint32_t i = 0; i < ExitDecodeCache::kMaxEntries + 10; ++i) {
+    const translator::DecodeResult d = translator::decode(out_80, 0x1000 + 2 * i);
+    cache.remember(d.instruction, translator::Kind::kCallout, owner, 1);
+  }
+  CHECK(cache.size() <= ExitDecodeCache::kMaxEntries);
+  CHECK(cache.find(0x1000 + 2 * (ExitDecodeCache::kMaxEntries + 9), 0, 1));
+}
+
+TEST_CASE("engine_runs_a_rewritten_callout_as_its_new_bytes_say", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  static constexpr uint32_t kCallee = kCode + 0x1000;  // own page: the rewrite invalidates only the callee
+  m.code(kCallee, [](x86::Assembler& a) {
+    a.out(0x80, x86::al);
+    a.ret();
+  });
+  m.code(kCode, [](x86::Assembler& a) {
+    a.mov(x86::eax, 0x11);
+    a.mov(x86::ecx, 3);
+    asmjit::Label loop = a.newLabel();
+    a.bind(loop);
+    a.call(kCallee);  // out 0x80 three times: translated once, decoded at translation only
+    a.dec(x86::ecx);
+    a.jnz(loop);
+    a.mov(x86::byte_ptr(kCallee + 1), 0x81);  // the port byte of `out imm8, al` (SDM vol. 2 OUT: E6 ib)
+    a.mov(x86::eax, 0x22);
+    a.call(kCallee);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.env.last_out.first == 0x81);
+  CHECK(m.env.last_out.second == 0x22);
+  CHECK(counter("tc.exit_decode_hits") >= 4);
+  CHECK(counter("tc.exit_decodes") == 0);
 }
