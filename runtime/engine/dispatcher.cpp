@@ -35,7 +35,25 @@ stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code page
 stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (to user: supervisor-only mappings dropped, shadow.view_drops)"};
 stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that found their instruction decoded at translation (no fetch, no decode)"};
 stats::Counter c_exit_decodes{"tc.exit_decodes", "monitor exits that fetched and decoded their instruction again"};
+stats::Counter c_device_services{"tc.device_services", "dispatcher passes that let the host service devices (attention, port I/O, MMIO, MSR, HLT)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
+
+// Instructions executed in the monitor whose purpose is to reach device models: port I/O (SDM vol.
+// 1 18.2) and MSR accesses (an MSR may belong to a device, e.g. the local APIC's). A system
+// instruction whose implicit memory operand a guest placed in MMIO (a stack or descriptor table
+// there) is not counted: its device sees the access at once, only a deadline it changes waits for
+// the host's next timer (at most 10 ms, host/bt_backend.cpp).
+bool may_touch_devices(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_IN: case ZYDIS_MNEMONIC_OUT:
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:
+    case ZYDIS_MNEMONIC_WRMSR: case ZYDIS_MNEMONIC_RDMSR:
+      return true;
+    default:
+      return false;
+  }
+}
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
 constexpr uint32_t kMxcsrDefault = 0x1f80;  // SDM vol. 1 10.2.3.1: power-up value
@@ -283,6 +301,10 @@ StepResult Engine::run_in_monitor() {
 }
 
 StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, translator::Kind kind) {
+  // Ordinary instructions get here only to have their memory access emulated: it may be MMIO.
+  const bool emulated_access = kind == translator::Kind::kIdent || kind == translator::Kind::kIdentAddr32 ||
+                               kind == translator::Kind::kReencode32;
+  devices_touched_ |= emulated_access || may_touch_devices(insn.mnemonic());
   if (simulate_.count(vcpu_.eip)) {
     if (std::optional<StepResult> r = simulate_store(vcpu_, env_, insn)) {
       c_simulated_stores.inc();
@@ -305,6 +327,7 @@ void Engine::record_emulation(uint32_t eip) {
 
 std::optional<StepResult> Engine::emulate_in_monitor() {
   c_emulated.inc();
+  devices_touched_ = true;  // the access may be MMIO
   auto decoded = fetch_and_decode();
   if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
   const auto& insn = std::get<translator::DecodedInstruction>(decoded);
@@ -379,8 +402,16 @@ RunResult Engine::run() {
     if (host_.stop_requested()) return RunResult::kStopped;
     // Cleared before servicing: a timer signal that lands meanwhile leaves it set (one more pass)
     // instead of being lost until the next exit.
+    const bool attention = vcpu_.attention != 0;
     vcpu_.attention = 0;
-    host_.service_devices();
+    // Devices need the host only when a deadline passed (the host's timer then set `attention`),
+    // the guest spoke to them (port I/O, MMIO, MSRs) or waits for them (HLT). Any other pass, e.g.
+    // a cr3 load or an iret, leaves every device deadline where the last servicing found it.
+    if (attention || devices_touched_ || vcpu_.halted) {
+      devices_touched_ = false;
+      c_device_services.inc();
+      host_.service_devices();
+    }
     for (uint32_t p : untrace_pending_) {
       if (cache_.page_has_code(p)) continue;
       shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);

@@ -143,6 +143,8 @@ class Engine {
   std::string last_error_;
   std::optional<translator::GuestFault> tu_fault_;
   ExitDecodeCache exit_decodes_;
+  // The last pass ran an instruction that may have changed a device's state or deadline.
+  bool devices_touched_ = true;
   std::unordered_map<uint32_t, unsigned> trap_counts_;
   std::unordered_set<uint32_t> simulate_;
   std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace

@@ -288,3 +288,67 @@ TEST_CASE("engine_runs_a_rewritten_callout_as_its_new_bytes_say", "[engine]") {
   CHECK(counter("tc.exit_decode_hits") >= 4);
   CHECK(counter("tc.exit_decodes") == 0);
 }
+
+namespace {
+
+// Stands in for the host's timer signal: every RDTSC the monitor executes raises `attention`.
+class AttentionAtRdtscEnv final : public CpuEnv {
+ public:
+  AttentionAtRdtscEnv(CpuEnv& inner, VcpuState& vcpu) : inner_(inner), vcpu_(vcpu) {}
+  std::optional<GuestException> read_linear(uint32_t la, void* dst, unsigned size, bool user) override {
+    return inner_.read_linear(la, dst, size, user);
+  }
+  std::optional<GuestException> write_linear(uint32_t la, const void* src, unsigned size, bool user) override {
+    return inner_.write_linear(la, src, size, user);
+  }
+  uint32_t io_read(uint16_t port, unsigned size) override { return inner_.io_read(port, size); }
+  void io_write(uint16_t port, unsigned size, uint32_t value) override { inner_.io_write(port, size, value); }
+  void paging_changed(PagingEvent what, uint32_t addr) override { inner_.paging_changed(what, addr); }
+  uint64_t host_tsc() override {
+    ++attentions;
+    vcpu_.attention = 1;
+    return inner_.host_tsc();
+  }
+  unsigned attentions = 0;
+
+ private:
+  CpuEnv& inner_;
+  VcpuState& vcpu_;
+};
+
+uint64_t services_for_loop(const std::function<void(x86::Assembler&)>& body, unsigned* attentions = nullptr) {
+  Machine m;
+  AttentionAtRdtscEnv env(m.env, m.vcpu);
+  m.engine = std::make_unique<Engine>(m.vcpu, env, m.host, m.mem, *m.shadow, *m.mapper);
+  m.code(kCode, [&](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::esi, 100);
+    a.bind(loop);
+    body(a);
+    a.dec(x86::esi);
+    a.jnz(loop);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  if (attentions) *attentions = env.attentions;
+  return m.host.services;
+}
+
+}  // namespace
+
+TEST_CASE("engine_services_devices_after_each_port_access_and_each_attention", "[engine]") {
+  CHECK(services_for_loop([](x86::Assembler& a) { a.out(0x80, x86::al); }) >= 100);
+  CHECK(services_for_loop([](x86::Assembler& a) { a.in(x86::al, 0x80); }) >= 100);
+  CHECK(services_for_loop([](x86::Assembler& a) {
+          a.mov(x86::ecx, 0x17);  // IA32_PLATFORM_ID (SDM vol. 4 table 2-2)
+          a.rdmsr();
+        }) >= 100);
+  unsigned attentions = 0;
+  CHECK(services_for_loop([](x86::Assembler& a) { a.rdtsc(); }, &attentions) >= 100);
+  CHECK(attentions == 100);
+  // A system instruction that reaches no device leaves devices alone (the pass costs no host call).
+  CHECK(services_for_loop([](x86::Assembler& a) {
+          a.xor_(x86::eax, x86::eax);
+          a.cpuid();
+        }) < 10);
+}
