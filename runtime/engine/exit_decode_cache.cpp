@@ -16,6 +16,7 @@ void ExitDecodeCache::remember(const translator::DecodedInstruction& insn, trans
   if (generation != generation_ || entries_.size() >= kMaxEntries) {
     if (generation == generation_) c_resets.inc();
     entries_.clear();
+    recent_.fill(Recent{});
     generation_ = generation;
   }
   const translator::CcfKey key{insn.eip(), owner.key.cpl};
@@ -26,14 +27,19 @@ void ExitDecodeCache::remember(const translator::DecodedInstruction& insn, trans
   e.generation = generation;
 }
 
-const ExitDecodeCache::Entry* ExitDecodeCache::find(uint32_t eip, uint8_t cpl, uint64_t generation) const {
+const ExitDecodeCache::Entry* ExitDecodeCache::find(uint32_t eip, uint8_t cpl, uint64_t generation) {
   if (generation != generation_) return nullptr;
-  const auto it = entries_.find(translator::CcfKey{eip, cpl}.packed());
-  if (it == entries_.end()) return nullptr;
+  const uint64_t key = translator::CcfKey{eip, cpl}.packed();
+  Recent& r = recent_[(eip ^ (eip >> 8) ^ cpl) % kRecent];
+  if (r.key != key) {
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return nullptr;
+    r = {key, &it->second};
+  }
   // A CCF never becomes valid again once invalidated; a stale one is re-checked before it runs.
-  const translator::Ccf* owner = it->second.owner;
+  const translator::Ccf* owner = r.entry->owner;
   if (!owner->valid || owner->stale) return nullptr;
-  return &it->second;
+  return r.entry;
 }
 
 }  // namespace btvmm::runtime::engine

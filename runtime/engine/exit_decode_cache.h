@@ -6,6 +6,7 @@
 // code at that EIP (code pages are write-traced, DESIGN.md 3). Never decides anything itself.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <unordered_map>
 
@@ -33,11 +34,19 @@ class ExitDecodeCache {
                 uint64_t generation);
   // The entry for the instruction at `eip` for code at `cpl`, or null when there is none or its
   // CCF no longer vouches for the bytes (invalidated, stale, or from before a TC flush).
-  const Entry* find(uint32_t eip, uint8_t cpl, uint64_t generation) const;
+  const Entry* find(uint32_t eip, uint8_t cpl, uint64_t generation);
   size_t size() const { return entries_.size(); }
 
  private:
+  // Direct-mapped front of the map for the exits a loop keeps taking (map nodes never move).
+  struct Recent {
+    uint64_t key = ~uint64_t(0);
+    const Entry* entry = nullptr;
+  };
+  static constexpr size_t kRecent = 256;
+
   std::unordered_map<uint64_t, Entry> entries_;
+  std::array<Recent, kRecent> recent_{};
   uint64_t generation_ = 0;
 };
 

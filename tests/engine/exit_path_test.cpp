@@ -19,6 +19,12 @@ namespace x86 = asmjit::x86;
 
 namespace {
 
+// Rebuilds m's engine over `env` (the test's CpuEnv) instead of the fixture's TestEnv.
+void use_env(Machine& m, CpuEnv& env) {
+  m.engine.reset();
+  m.engine = std::make_unique<Engine>(m.vcpu, env, m.host, m.mem, *m.shadow, *m.mapper);
+}
+
 uint64_t counter(const char* name) {
   for (const auto& s : stats::snapshot())
     if (s.name == name) return s.value;
@@ -84,7 +90,7 @@ constexpr uint16_t kGuestFcw = 0x0e40;
 TEST_CASE("engine_keeps_guest_x87_and_sse_registers_across_monitor_exits_that_clobber_the_host_fpu", "[engine]") {
   Machine m;
   ClobberingEnv env(m.env);
-  m.engine = std::make_unique<Engine>(m.vcpu, env, m.host, m.mem, *m.shadow, *m.mapper);
+  use_env(m, env);
   const uint8_t pattern[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   m.mem.write(GuestPhysAddr(kData), pattern, sizeof pattern);
   m.write32(kData + 16, kGuestMxcsr);
@@ -256,8 +262,10 @@ TEST_CASE("exit_decode_cache_stays_bounded", "[engine]") {
   for (uint32_t i = 0; i < ExitDecodeCache::kMaxEntries + 10; ++i) {
     const translator::DecodeResult d = translator::decode(out_80, 0x1000 + 2 * i);
     cache.remember(d.instruction, translator::Kind::kCallout, owner, 1);
+    if (i == 0) CHECK(cache.find(0x1000, 0, 1));  // now also in the direct-mapped front
   }
   CHECK(cache.size() <= ExitDecodeCache::kMaxEntries);
+  CHECK(!cache.find(0x1000, 0, 1));  // dropped when the bound was reached, front included
   CHECK(cache.find(0x1000 + 2 * (ExitDecodeCache::kMaxEntries + 9), 0, 1));
 }
 
@@ -319,7 +327,7 @@ class AttentionAtRdtscEnv final : public CpuEnv {
 uint64_t services_for_loop(const std::function<void(x86::Assembler&)>& body, unsigned* attentions = nullptr) {
   Machine m;
   AttentionAtRdtscEnv env(m.env, m.vcpu);
-  m.engine = std::make_unique<Engine>(m.vcpu, env, m.host, m.mem, *m.shadow, *m.mapper);
+  use_env(m, env);
   m.code(kCode, [&](x86::Assembler& a) {
     asmjit::Label loop = a.newLabel();
     a.mov(x86::esi, 100);
