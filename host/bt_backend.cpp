@@ -150,6 +150,7 @@ class BtBackend final : public CpuBackend {
     if (!options_.adaptive) config.adaptive_threshold = 0;
     runtime::engine::Engine engine(vcpu, env, host, mem, shadow, mapper, config);
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
+    if (options_.trace) engine.set_event_trace([t = options_.trace](const translator::TcEvent& e) { t->on_event(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });
 
     const runtime::engine::RunResult result = engine.run();

@@ -47,6 +47,8 @@ const char* kLogItemsHelp =
     "Log items for -d (comma separated; -D FILE sends them to a file), binary translator only:\n"
     "  in_asm   guest code of each new translation (CCF): address, bytes, instruction, translation kind\n"
     "  out_asm  host code of each new CCF, disassembled by Capstone, grouped by guest instruction\n"
+    "  tc       translation-cache events: retranslations, invalidations by code writes, CCFs cut by\n"
+    "           INVLPG/CR0/CR3/CR4 and their re-check, whole-TC flushes with the reason\n"
     "  nochain  do not chain direct branches between CCFs (every transfer goes through the dispatcher)\n";
 
 const char* kVersionText = "btvmm " "0.1.0" " (hosted VMM for 32-bit x86 guests, binary translation)\n";
@@ -137,7 +139,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   std::string log_items, trace_tc;
   run_cmd->add_option("-d", log_items, "Log items, comma separated ('-d help' lists them)");
   run_cmd->add_option("-D", run.log_file, "Write -d logs to this file instead of stderr");
-  run_cmd->add_option("--trace-tc", trace_tc, "Translation-cache trace dump to FILE (same as -d in_asm,out_asm -D FILE)");
+  run_cmd->add_option("--trace-tc", trace_tc, "Translation-cache trace dump to FILE (same as -d in_asm,out_asm,tc -D FILE)");
   run_cmd->add_flag("--perf-map", run.perf_map, "Write /tmp/perf-PID.map (one line per CCF, named by guest EIP) for perf");
 
   MkimageOptions mk;
@@ -182,11 +184,12 @@ Command parse_command_line(int argc, const char* const* argv) {
       if (item == "help") return InfoRequest{kLogItemsHelp};
       if (item == "in_asm") run.log_in_asm = true;
       else if (item == "out_asm") run.log_out_asm = true;
+      else if (item == "tc") run.log_tc = true;
       else if (item == "nochain") run.nochain = true;
       else fail(ExitCode::kUsage, "-d {}: unknown log item ('-d help' lists them)", item);
     }
     if (!trace_tc.empty()) {
-      run.log_in_asm = run.log_out_asm = true;
+      run.log_in_asm = run.log_out_asm = run.log_tc = true;
       run.log_file = trace_tc;
     }
     for (const auto& spec : drive_specs) run.drives.push_back(parse_drive(spec));

@@ -37,6 +37,7 @@ struct RunOptions {
   // -d items (QEMU's names where they mean the same) and -D / --trace-tc destination.
   bool log_in_asm = false;   // guest code of each new CCF
   bool log_out_asm = false;  // host code of each new CCF (Capstone)
+  bool log_tc = false;       // retranslations, invalidations, stale marking and re-checks, TC flushes
   bool nochain = false;      // no direct-branch chaining
   bool adaptive = true;      // --accel bt,adaptive=off: trapping stores are never retranslated
   bool perf_map = false;     // --perf-map: /tmp/perf-PID.map names each CCF by guest EIP

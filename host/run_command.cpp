@@ -115,8 +115,8 @@ std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::Window* windo
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
     return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace});
   }
-  if (o.log_in_asm || o.log_out_asm || o.nochain || o.perf_map)
-    fail(ExitCode::kUsage, "-d in_asm/out_asm/nochain, --trace-tc and --perf-map describe the binary translator: use --accel bt");
+  if (o.log_in_asm || o.log_out_asm || o.log_tc || o.nochain || o.perf_map)
+    fail(ExitCode::kUsage, "-d in_asm/out_asm/tc/nochain, --trace-tc and --perf-map describe the binary translator: use --accel bt");
   std::string why = kvm_unavailable_reason();
   if (!why.empty()) fail(ExitCode::kAccelUnavailable, "--accel kvm is not available on this host ({})", why);
   return make_kvm_backend();
@@ -171,8 +171,8 @@ int run_command(const RunOptions& o, mmu::Window* window) {
   auto first = std::make_unique<Machine>(o.memory_mib << 20, console, disks.backends());
   BootPlan plan = load_kernel(input, first->memory());
   std::unique_ptr<TcTrace> trace;
-  if (o.log_in_asm || o.log_out_asm || o.perf_map)
-    trace = std::make_unique<TcTrace>(o.log_file, TraceItems{o.log_in_asm, o.log_out_asm, o.perf_map});
+  if (o.log_in_asm || o.log_out_asm || o.log_tc || o.perf_map)
+    trace = std::make_unique<TcTrace>(o.log_file, TraceItems{o.log_in_asm, o.log_out_asm, o.log_tc, o.perf_map});
   auto backend_factory = [&] { return make_backend(o, window, trace.get()); };
   auto backend = backend_factory();
 

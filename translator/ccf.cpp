@@ -21,6 +21,11 @@ std::optional<uint32_t> Ccf::guest_eip_at(uint64_t host_addr) const {
   return std::nullopt;
 }
 
+void Ccf::note_early_exit(uint32_t eip, EarlyExit how) {
+  for (unsigned i = 0; i < map.size(); ++i)
+    if (map[i].guest_eip == eip) return profile.note_early_exit(i, how);
+}
+
 void patch_chain(Ccf& from, unsigned index, Ccf* to) {
   ChainSlot& s = from.slots.at(index);
   uint8_t* jmp = from.host + s.jmp_offset;

@@ -76,6 +76,8 @@ struct Ccf {
   // Guest EIP of the instruction whose host code covers host_addr (empty outside every
   // instruction: prologue and exit stubs, which never touch guest memory).
   std::optional<uint32_t> guest_eip_at(uint64_t host_addr) const;
+  // A run left at its guest instruction `eip` (a fault or emulation exit; exec_profile.h).
+  void note_early_exit(uint32_t eip, EarlyExit how);
 };
 
 // Points slot `index` of `from` at `to` (or back at its stub when `to` is null).

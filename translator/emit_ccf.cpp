@@ -86,6 +86,26 @@ bool emit_one(EmitContext& c, const TuInstruction& ti, ExecKind& how) {
   return false;
 }
 
+// Gives a counter to each body stub that leaves before its instruction finishes in the TC: an
+// interrupt check in front of an instruction of this CCF (after an sti shadow or a popfd), or a
+// monitor exit at an instruction the TC normally runs (popfd's slow path). Branch exits and an
+// instruction's own callout end the CCF normally and count nothing.
+void count_early_exits(EmitContext& c, size_t body_stubs, const TranslationUnit& tu, Ccf& ccf) {
+  for (size_t s = body_stubs; s < c.stubs.size(); ++s) {
+    EmitContext::Stub& stub = c.stubs[s];
+    if (stub.slot || stub.reason == TcExit::kBranch) continue;
+    for (unsigned i = 0; i < ccf.map.size() && i < ccf.profile.size(); ++i) {
+      if (ccf.map[i].guest_eip != stub.eip) continue;
+      const ExecKind k = ccf.profile.kind_at(i);
+      const bool monitor = stub.reason == TcExit::kMonitor;
+      if (monitor && (k == ExecKind::kMonitor || k == ExecKind::kSimulate)) break;
+      stub.counter = ccf.profile.early_exit_counter(i, monitor ? EarlyExit::kMonitorRuns : EarlyExit::kSkipped,
+                                                    monitor ? callout_kind(tu.instructions[i].insn) : CalloutKind::kNone);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcLayout& layout, uint8_t cpl) {
@@ -100,6 +120,7 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
   auto ccf = std::make_unique<Ccf>();
   ccf->key = {tu.start_eip, cpl};
   c.attention_check(tu.start_eip);
+  const size_t body_stubs = c.stubs.size();  // the entry check's stub exits before the run is counted
   ccf->body_offset = a.offset();
   ccf->profile.set_cpl(cpl);
   // After the attention check, so entries that skip it (interrupt shadow) count, and exits at it don't.
@@ -122,6 +143,7 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
     if (shadowed && ti.insn.mnemonic() != ZYDIS_MNEMONIC_CLI) c.interrupt_check(ti.insn.next_eip());
   }
   if (open) c.chain_jump(tu.fallthrough_eip());
+  if (layout.count_executions) count_early_exits(c, body_stubs, tu, *ccf);
   c.finish();
 
   if (code.flatten() != asmjit::kErrorOk || code.resolveUnresolvedLinks() != asmjit::kErrorOk) return nullptr;

@@ -78,6 +78,12 @@ void EmitContext::interrupt_check(uint32_t eip) {
 void EmitContext::finish() {
   for (const Stub& s : stubs) {
     a.bind(s.label);
+    if (s.counter) {
+      a.mov(x86::r12, reinterpret_cast<uint64_t>(s.counter));
+      a.mov(x86::r13, x86::qword_ptr(x86::r12));
+      a.lea(x86::r13, x86::ptr(x86::r13, 1));
+      a.mov(x86::qword_ptr(x86::r12), x86::r13);
+    }
     if (s.slot) {
       a.lea(x86::r12, x86::ptr(*s.slot));
       a.mov(x86::qword_ptr(x86::r15, vcpu_off::kScratch0), x86::r12);

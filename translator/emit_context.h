@@ -78,6 +78,8 @@ class EmitContext {
     uint32_t eip;
     runtime::TcExit reason;
     std::optional<asmjit::Label> slot;  // the chaining jmp this stub serves
+    // Incremented (flag-free, clobbers r12 and r13) by a stub that ends a run early (exec_profile.h).
+    uint64_t* counter = nullptr;
   };
   struct Slot {
     asmjit::Label jmp;

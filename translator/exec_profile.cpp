@@ -125,18 +125,52 @@ const char* to_string(CalloutKind k) {
   return c_callout[static_cast<unsigned>(k) - 1].name() + 14;
 }
 
+void ExecProfile::add(ExecKind k) {
+  ++by_kind_[static_cast<unsigned>(k)];
+  // A TU has at most kMaxTuInstructions; anything past that could never be an exit point.
+  if (count_ < order_.size()) order_[count_++] = k;
+}
+
+uint64_t* ExecProfile::early_exit_counter(unsigned index, EarlyExit how, CalloutKind callout) {
+  if (!exits_) exits_ = std::make_unique<Exits>();
+  // An index past the instructions (never expected) is clamped so a stray count stays harmless.
+  const unsigned i = std::min<unsigned>(index, kMaxTuInstructions - 1);
+  if (how == EarlyExit::kSkipped) return &exits_->skipped[i];
+  exits_->callout[i] = callout;
+  return &exits_->monitor_runs[i];
+}
+
 void ExecProfile::fold() {
   if (runs_ == 0) return;
   const unsigned mode = cpl_ == 3 ? 1 : 0;
   c_runs.inc(runs_);
+  std::array<uint64_t, kExecKindCount> n{};
+  for (unsigned k = 0; k < kExecKindCount; ++k) n[k] = runs_ * by_kind_[k];
+  uint64_t left_early = 0;
+  if (exits_) {
+    // A run that left at instruction i ran none of i..end in the TC; the monitor ran i itself
+    // when it took over (kMonitorRuns). The CCF's own final callout was not reached either.
+    for (unsigned i = 0; i < count_; ++i) {
+      const uint64_t skipped = exits_->skipped[i], by_monitor = exits_->monitor_runs[i];
+      if (!skipped && !by_monitor) continue;
+      for (unsigned j = i; j < count_; ++j) {
+        uint64_t& kind = n[static_cast<unsigned>(order_[j])];
+        kind -= std::min(kind, skipped + by_monitor);
+      }
+      n[static_cast<unsigned>(ExecKind::kMonitor)] += by_monitor;
+      if (by_monitor && exits_->callout[i] != CalloutKind::kNone)
+        c_callout[static_cast<unsigned>(exits_->callout[i]) - 1].inc(by_monitor);
+      left_early += skipped + by_monitor;
+    }
+    *exits_ = Exits{};
+  }
   uint64_t total = 0;
   for (unsigned k = 0; k < kExecKindCount; ++k) {
-    const uint64_t n = runs_ * by_kind_[k];
-    c_kind[mode][k].inc(n);
-    total += n;
+    c_kind[mode][k].inc(n[k]);
+    total += n[k];
   }
   c_total[mode].inc(total);
-  if (callout_ != CalloutKind::kNone) c_callout[static_cast<unsigned>(callout_) - 1].inc(runs_);
+  if (callout_ != CalloutKind::kNone) c_callout[static_cast<unsigned>(callout_) - 1].inc(runs_ - std::min(runs_, left_early));
   if (const uint64_t all = c_total[mode].value()) {
     const uint64_t ident = c_kind[mode][static_cast<unsigned>(ExecKind::kIdent)].value();
     const uint64_t monitor = c_kind[mode][static_cast<unsigned>(ExecKind::kMonitor)].value() +

@@ -3,14 +3,17 @@
 // instructions of each kind into the exec.* counters when the CCF is destroyed (TC flush, engine
 // exit), so flushed and invalidated CCFs are never lost. Counting only: never emits code.
 //
-// A run counts every instruction of the CCF, so a run that leaves early (a guest fault, a popfd
-// the monitor finishes, an interrupt after an sti shadow) counts the instructions it skipped too.
+// A run that leaves early (a guest fault, an emulated access, a popfd the monitor finishes, an
+// interrupt after an sti shadow, a write to its own code) is counted by instruction index, by its
+// exit stub or by the fault handler, and the instructions it did not run are subtracted at fold.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "translator/decode.h"
+#include "translator/translation_unit.h"
 
 namespace btvmm::translator {
 
@@ -48,6 +51,12 @@ enum class CalloutKind : uint8_t {
 };
 inline constexpr unsigned kCalloutKindCount = 17;
 
+// How a run of a CCF left before the end of its instruction `index` in the TC.
+enum class EarlyExit : uint8_t {
+  kSkipped,      // instruction `index` did not execute (guest fault, interrupt taken before it)
+  kMonitorRuns,  // the monitor executes instruction `index` (emulated access, popfd slow path)
+};
+
 CalloutKind callout_kind(const DecodedInstruction& insn);
 const char* to_string(ExecKind k);
 const char* to_string(CalloutKind k);
@@ -63,19 +72,40 @@ class ExecProfile {
   uint64_t* runs_address() { return &runs_; }
   uint64_t runs() const { return runs_; }
   void set_cpl(uint8_t cpl) { cpl_ = cpl; }
-  void add(ExecKind k) { ++by_kind_[static_cast<unsigned>(k)]; }
-  // The CCF ends with a monitor exit of this kind (executed once per run).
+  // The CCF's next instruction, in guest order.
+  void add(ExecKind k);
+  // The CCF ends with a monitor exit of this kind (executed once per run that reaches it).
   void set_callout(CalloutKind k) { callout_ = k; }
   unsigned instructions(ExecKind k) const { return by_kind_[static_cast<unsigned>(k)]; }
+  unsigned size() const { return count_; }
+  ExecKind kind_at(unsigned index) const { return order_.at(index); }
 
-  // Adds runs x instructions of each kind to the exec.* counters and starts counting from zero.
+  // The counter of runs that leave at instruction `index` in manner `how` (for an exit stub to
+  // increment: stable while the profile lives). `callout` is the kind of callout the monitor then
+  // executes, counted in exec.callouts.* (kNone: not a callout, e.g. an emulated access).
+  uint64_t* early_exit_counter(unsigned index, EarlyExit how, CalloutKind callout = CalloutKind::kNone);
+  // One run left at instruction `index` (the fault handler's exits).
+  void note_early_exit(unsigned index, EarlyExit how) { ++*early_exit_counter(index, how); }
+
+  // Adds the instructions the runs executed, by kind, to the exec.* counters and starts counting
+  // from zero: runs x instructions, less those after each early exit.
   void fold();
 
  private:
+  // Allocated for the few CCFs that can leave early (saves ~200 bytes in every other CCF).
+  struct Exits {
+    std::array<uint64_t, kMaxTuInstructions> skipped{};
+    std::array<uint64_t, kMaxTuInstructions> monitor_runs{};
+    std::array<CalloutKind, kMaxTuInstructions> callout{};
+  };
+
   uint64_t runs_ = 0;
   uint8_t cpl_ = 0;
+  uint8_t count_ = 0;
   CalloutKind callout_ = CalloutKind::kNone;
   std::array<uint8_t, kExecKindCount> by_kind_{};
+  std::array<ExecKind, kMaxTuInstructions> order_{};
+  std::unique_ptr<Exits> exits_;
 };
 
 // Sets the counters derived from others: exec.transfers_chained (CCF runs that were neither

@@ -47,6 +47,18 @@ int section_of(const Ccf& ccf, size_t off, const char** what) {
   return -1;
 }
 
+// When the emitter did not translate an instruction the way its kind says: a store retranslated
+// as SIMULATE (adaptive translation), or an instruction the TC could not compensate, left to the
+// monitor.
+const char* emitted_as(const TuInstruction& ti, const Ccf& ccf, unsigned index) {
+  if (index >= ccf.profile.size()) return "";
+  const ExecKind how = ccf.profile.kind_at(index);
+  if (how == ExecKind::kSimulate) return ", retranslated: simulate";
+  if (how == ExecKind::kMonitor && ti.kind() != Kind::kCallout && ti.kind() != Kind::kUnsupported)
+    return ", left to the monitor";
+  return "";
+}
+
 std::string format_out(const TranslationUnit& tu, const Ccf& ccf) {
   std::string s = fmt::format("OUT: {} host bytes at {}, {} chaining slot(s){}\n", ccf.host_size,
                               static_cast<const void*>(ccf.host), ccf.slots.size(), ccf.valid ? "" : " (invalidated)");
@@ -62,7 +74,8 @@ std::string format_out(const TranslationUnit& tu, const Ccf& ccf) {
       if (section >= 0) {
         const EmittedRange& r = ccf.map[section];
         const TuInstruction* ti = guest_at(tu, r.guest_eip);
-        s += ti ? fmt::format("  -- guest {:#010x}  {}  ({})\n", r.guest_eip, ti->insn.text(), to_string(ti->kind()))
+        s += ti ? fmt::format("  -- guest {:#010x}  {}  ({}{})\n", r.guest_eip, ti->insn.text(), to_string(ti->kind()),
+                              emitted_as(*ti, ccf, static_cast<unsigned>(section)))
                 : fmt::format("  -- guest {:#010x}\n", r.guest_eip);
       } else {
         s += fmt::format("  -- {}\n", what);
@@ -90,9 +103,62 @@ std::string format_out(const TranslationUnit& tu, const Ccf& ccf) {
 
 std::string format_ccf(const TranslationUnit& tu, const Ccf& ccf, bool in_asm, bool out_asm) {
   std::string s;
-  if (in_asm) s += fmt::format("IN: {:#010x} (cpl {})\n{}", ccf.key.eip, ccf.key.cpl, format_translation_unit(tu));
+  if (in_asm) {
+    s += fmt::format("IN: {:#010x} (cpl {})\n{}", ccf.key.eip, ccf.key.cpl, format_translation_unit(tu));
+    // A monitor exit in the middle (SIMULATE, an uncompensated instruction) ends the CCF early.
+    if (ccf.map.size() < tu.instructions.size())
+      s += fmt::format("  (the CCF holds the first {} of these; the next CCF starts at {:#010x})\n", ccf.map.size(),
+                       tu.instructions[ccf.map.size()].eip());
+  }
   if (out_asm) s += format_out(tu, ccf);
   return s;
+}
+
+namespace {
+
+std::string ccf_name(const Ccf& c) {
+  return fmt::format("{:#010x} cpl {} (host {}{})", c.key.eip, c.key.cpl, static_cast<const void*>(c.host),
+                     c.valid ? "" : ", invalidated");
+}
+
+// The CCFs of an event, one per line; a paging-mode change can cut thousands, so long lists end
+// with a count instead.
+std::string ccf_lines(std::span<const Ccf* const> ccfs) {
+  constexpr size_t kShown = 32;
+  std::string s;
+  for (size_t i = 0; i < ccfs.size() && i < kShown; ++i) s += fmt::format("  ccf {}\n", ccf_name(*ccfs[i]));
+  if (ccfs.size() > kShown) s += fmt::format("  ... and {} more\n", ccfs.size() - kShown);
+  return s;
+}
+
+}  // namespace
+
+std::string format_tc_event(const TcEvent& e) {
+  using K = TcEvent::Kind;
+  switch (e.kind) {
+    case K::kRetranslation:
+      return fmt::format("RETRANSLATE guest {:#010x}: {} traced-write traps, SIMULATE from its next translation; "
+                         "{} CCF(s) dropped\n",
+                         e.addr, e.traps, e.ccfs.size()) +
+             ccf_lines(e.ccfs);
+    case K::kInvalidation:
+      return fmt::format("INVALIDATE guest-physical page {:#010x}: code written, {} CCF(s) invalidated\n",
+                         uint64_t(e.page) << 12, e.ccfs.size()) +
+             ccf_lines(e.ccfs);
+    case K::kStale:
+      return fmt::format("STALE {} {:#010x}: {} CCF(s) unchained and out of the lookup until re-checked\n", e.reason,
+                         e.addr, e.ccfs.size()) +
+             ccf_lines(e.ccfs);
+    case K::kRevalidation:
+      return fmt::format("REVALIDATE guest {:#010x}: {}\n", e.addr,
+                         e.kept ? "code still maps to the same guest-physical page(s), CCF reused"
+                                : "code mapping changed, CCF invalidated, retranslating") +
+             ccf_lines(e.ccfs);
+    case K::kFlush:
+      return fmt::format("FLUSH ({}) at guest {:#010x}: {} CCF(s) dropped, {} of {} TC bytes were in use\n", e.reason,
+                         e.addr, e.count, e.bytes, e.total);
+  }
+  return "?\n";
 }
 
 }  // namespace btvmm::translator

@@ -103,6 +103,7 @@ void Engine::code_written(uint32_t ppn) {
   const std::vector<translator::Ccf*> dead = cache_.invalidate_page(ppn);
   for (translator::Ccf* c : dead) lookup(c->key.cpl).remove(c->key.eip, c->host);
   if (!dead.empty()) untrace_pending_.push_back(ppn);
+  events_.invalidation(ppn, dead);
 }
 
 void Engine::record_fault(const GuestException& e, uint32_t eip) {
@@ -123,6 +124,7 @@ void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
     lookup(ccf->key.cpl).remove(ccf->key.eip, ccf->host);
     cache_.invalidate(*ccf);
   }
+  events_.retranslation(eip, config_.adaptive_threshold, ccf);
 }
 
 void Engine::record_unsupported(std::string what) {
@@ -135,7 +137,8 @@ bool Engine::fetch(uint32_t la, std::span<uint8_t> out) {
   return !env_.read_linear(la, out.data(), static_cast<unsigned>(out.size()), vcpu_.cpl == 3);
 }
 
-void Engine::flush_tc() {
+void Engine::flush_tc(std::string_view reason) {
+  events_.flush(reason, vcpu_.eip, cache_.size(), tc_.used(), tc_.size());
   cache_.clear();
   for (const auto& l : lookups_)
     if (l) l->clear();
@@ -157,7 +160,7 @@ translator::Ccf* Engine::translate(uint32_t eip) {
   layout_.lookup = &lookup(vcpu_.cpl);
   std::unique_ptr<translator::Ccf> ccf = translator::emit_ccf(tu, tc_, layout_, vcpu_.cpl);
   if (!ccf) {
-    flush_tc();
+    flush_tc("TC full");
     ccf = translator::emit_ccf(tu, tc_, layout_, vcpu_.cpl);
     if (!ccf) fail(ExitCode::kInternal, "translation cache: a TU at {:#x} does not fit in an empty TC", eip);
   }
@@ -230,13 +233,17 @@ bool Engine::recheck(translator::Ccf& c) {
 }
 
 void Engine::make_stale(translator::Ccf& c) {
-  if (cache_.mark_stale(c)) lookup(c.key.cpl).remove(c.key.eip, c.host);
+  if (!cache_.mark_stale(c)) return;
+  lookup(c.key.cpl).remove(c.key.eip, c.host);
+  events_.stale_ccf(c);
 }
 
 translator::Ccf* Engine::find_or_translate(uint32_t eip) {
   if (translator::Ccf* c = cache_.find({eip, vcpu_.cpl})) {
     if (!c->stale) return c;
-    if (recheck(*c)) {
+    const bool kept = recheck(*c);
+    events_.revalidation(*c, kept);
+    if (kept) {
       c->stale = false;
       lookup(c->key.cpl).insert(eip, c->host);
       c_revalidated.inc();
@@ -394,6 +401,7 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
       cache_.for_each_valid([this](translator::Ccf& c) { make_stale(c); });
       break;
   }
+  events_.stale(what, addr, vcpu_);
 }
 
 RunResult Engine::run() {
@@ -431,7 +439,7 @@ RunResult Engine::run() {
     }
     if (vcpu_.seg[kCs].base != lookup_cs_base_) {
       // CCFs, chains and the inline tables are keyed by EIP; a new CS base moves all code.
-      flush_tc();
+      flush_tc("CS base changed");
       lookup_cs_base_ = vcpu_.seg[kCs].base;
     }
     select_shadow_view();

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <unordered_map>
 #include <unordered_set>
@@ -23,6 +24,7 @@
 #include "runtime/cpu_env.h"
 #include "runtime/engine/execution_host.h"
 #include "runtime/engine/exit_decode_cache.h"
+#include "runtime/engine/tc_events.h"
 #include "runtime/engine/trampolines.h"
 #include "runtime/vcpu_state.h"
 #include "translator/ccf.h"
@@ -69,6 +71,8 @@ class Engine {
   // MonitorEnv::set_paging_hook (or a test CpuEnv) here.
   void paging_changed(PagingEvent what, uint32_t addr);
   void set_trace(CcfTraceFn fn) { trace_ = std::move(fn); }
+  // Retranslations, invalidations, stale marking and re-checks, flushes (-d tc).
+  void set_event_trace(TcEventFn fn) { events_.set(std::move(fn)); }
   const std::string& last_error() const { return last_error_; }
 
   translator::CcfCache& cache() { return cache_; }
@@ -107,7 +111,7 @@ class Engine {
   void code_written(uint32_t ppn);
   // Switches the shadow to the view of the current CPL.
   void select_shadow_view();
-  void flush_tc();
+  void flush_tc(std::string_view reason);
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
   StepResult run_in_monitor();
@@ -138,6 +142,7 @@ class Engine {
   translator::TcLayout layout_;
   translator::CcfCache cache_;
   CcfTraceFn trace_;
+  TcEvents events_;
   std::optional<GuestException> pending_fault_;
   bool emulate_pending_ = false;
   std::string last_error_;

@@ -58,6 +58,8 @@ void not_ours(int sig, siginfo_t* si, void* ctx) {
 
 void leave_tc(Engine& e, greg_t* g, const GuestException& exc, uint32_t eip) {
   e.record_fault(exc, eip);
+  if (translator::Ccf* c = e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])))
+    c->note_early_exit(eip, translator::EarlyExit::kSkipped);
   g[REG_RIP] = static_cast<greg_t>(e.exit_common());
 }
 
@@ -90,6 +92,7 @@ void finish_step(Engine& e, greg_t* g) {
     if (reinterpret_cast<uint64_t>(ccf->host) + r.host_offset != rip) continue;
     e.vcpu().eip = r.guest_eip;
     e.vcpu().exit_reason = TcExit::kInvalidate;
+    ccf->note_early_exit(r.guest_eip, translator::EarlyExit::kSkipped);
     g[REG_RIP] = static_cast<greg_t>(e.exit_common());
     return;
   }
@@ -126,6 +129,8 @@ void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, uint32_t eip) {
   // instruction through CpuEnv (runtime/cpu/emulate_memory.h).
   c_emulate.inc();
   e.record_emulation(eip);
+  if (translator::Ccf* c = e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])))
+    c->note_early_exit(eip, translator::EarlyExit::kMonitorRuns);
   g[REG_RIP] = static_cast<greg_t>(e.exit_common());
 }
 

@@ -62,6 +62,35 @@ TEST_CASE("exec_profile_folds_runs_times_instructions_per_cpl_and_once") {
   CHECK(counter("exec.cpl3.ident") == 0);
 }
 
+TEST_CASE("exec_profile_subtracts_the_instructions_early_exits_did_not_run") {
+  stats::reset_all();
+  {
+    ExecProfile p;
+    p.set_cpl(0);
+    p.add(ExecKind::kIdent);       // 0
+    p.add(ExecKind::kVirtualCpu);  // 1: popfd, finished by the monitor in 3 runs
+    p.add(ExecKind::kIdent);       // 2: faults in 2 runs
+    p.add(ExecKind::kReencode);    // 3
+    p.add(ExecKind::kMonitor);     // 4: the CCF's own callout
+    p.set_callout(CalloutKind::kIo);
+    *p.runs_address() = 10;
+    *p.early_exit_counter(1, EarlyExit::kMonitorRuns, CalloutKind::kFlags) += 3;
+    p.note_early_exit(2, EarlyExit::kSkipped);
+    p.note_early_exit(2, EarlyExit::kSkipped);
+    p.fold();
+    p.fold();  // the exits were folded with their runs: nothing more
+  }
+  // 10 runs: 5 complete, 3 leave at 1 (the monitor runs it), 2 leave before 2.
+  CHECK(counter("exec.cpl0.ident") == 10 + 5);
+  CHECK(counter("exec.cpl0.virtual_cpu") == 7);
+  CHECK(counter("exec.cpl0.reencode") == 5);
+  CHECK(counter("exec.cpl0.monitor") == 5 + 3);
+  CHECK(counter("exec.cpl0.instructions") == 15 + 7 + 5 + 8);
+  CHECK(counter("exec.callouts.io") == 5);
+  CHECK(counter("exec.callouts.flags") == 3);
+  CHECK(counter("exec.ccf_runs") == 10);
+}
+
 TEST_CASE("exec_chained_transfers_are_runs_not_entered_by_the_dispatcher_or_the_inline_lookup") {
   stats::reset_all();
   {

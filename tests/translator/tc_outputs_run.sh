@@ -1,7 +1,7 @@
 #!/bin/sh
 # End-to-end check of what btvmm writes about the translation cache for one run of the test guest
 # (test=hello): --perf-map (/tmp/perf-PID.map, CONVENTIONS.md "perf"), --trace-tc FILE (the one
-# CCF formatter: guest instructions with kinds, Capstone host code) and the executed-instruction
+# CCF formatter: guest instructions with kinds, Capstone host code; TC events) and the executed-instruction
 # counters of --stats. Usage: tc_outputs_run.sh BTVMM GUEST_KERNEL
 set -u
 [ $# -eq 2 ] || { echo "usage: $0 BTVMM GUEST_KERNEL" >&2; exit 2; }
@@ -35,6 +35,9 @@ grep -qE '^  -- guest 0x[0-9a-f]{8}  .+  \((ident|ident\+addr32|reencode32|branc
   "$dir/trace" || fail "trace has no guest instruction headings with kinds"
 grep -q '^  -- attention check' "$dir/trace" || fail "trace has no attention check"
 grep -qE '^  \+[0-9a-f]{4}  [0-9a-f]+ +(mov|lea|jmp) ' "$dir/trace" || fail "trace has no Capstone host code"
+# TC events (-d tc, part of --trace-tc): the guest turns paging on, which cuts the CCFs run so far.
+grep -qE '^STALE cr[034] load 0x[0-9a-f]{8}: [1-9][0-9]* CCF\(s\)' "$dir/trace" || fail "trace has no STALE event"
+grep -qE '^  ccf 0x[0-9a-f]{8} cpl 0 \(host 0x[0-9a-f]+' "$dir/trace" || fail "trace events name no CCF"
 
 # --stats: executed instructions by kind, with the IDENT share.
 for c in exec.ccf_runs exec.cpl0.instructions exec.cpl0.ident exec.cpl0.ident_percent exec.callouts.io; do
