@@ -91,12 +91,14 @@ void Machine::push_input(uint8_t byte) {
   {
     std::lock_guard<std::mutex> lock(input_mu_);
     input_.push_back(byte);
+    input_waiting_.store(true, std::memory_order_release);
   }
   wake();
 }
 
 uint64_t Machine::service_devices() {
-  {
+  bool input_left = false;
+  if (input_waiting_.load(std::memory_order_acquire)) {
     // Only as many bytes as the UART can take: the rest waits, which is the flow control a
     // real terminal line gives (a pasted script is not lost to receiver overrun).
     std::lock_guard<std::mutex> lock(input_mu_);
@@ -105,6 +107,8 @@ uint64_t Machine::service_devices() {
       input_.pop_front();
       c_input_bytes.inc();
     }
+    input_left = !input_.empty();
+    input_waiting_.store(input_left, std::memory_order_release);
   }
   uint64_t now = now_ns();
   uint64_t next = UINT64_MAX;
@@ -112,9 +116,8 @@ uint64_t Machine::service_devices() {
     if (d->next_deadline_ns() <= now) d->poll(now);
     next = std::min(next, d->next_deadline_ns());
   }
-  std::lock_guard<std::mutex> lock(input_mu_);
   // Pending input that did not fit: come back soon (the guest drains the FIFO at line rate).
-  if (!input_.empty()) next = std::min(next, now + 1000000);
+  if (input_left) next = std::min(next, now + 1000000);
   return next;
 }
 

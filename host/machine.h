@@ -104,6 +104,8 @@ class Machine : public devices::MachineControl, public devices::Clock {
   std::atomic<bool> woken_{false};
   std::mutex input_mu_;
   std::deque<uint8_t> input_;
+  // input_ is not empty: lets service_devices skip the lock when there is nothing to hand over.
+  std::atomic<bool> input_waiting_{false};
 };
 
 }  // namespace btvmm::host

@@ -27,13 +27,33 @@ stats::Counter c_exits_interrupt{"tc.exits_interrupt", "exits from the TC at a C
 stats::Counter c_exits_fault{"tc.exits_fault", "exits from the TC with a guest exception"};
 stats::Counter c_indirect_hits{"tc.indirect_hits", "indirect branches and returns found by the inline lookup"};
 stats::Counter c_indirect_misses{"tc.indirect_misses", "indirect branches and returns that missed the inline lookup"};
-stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs two fxsave/fxrstor pairs)"};
+stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs one fxrstor, and its exit one fxsave)"};
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
 stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
 stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
 stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
+stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that found their instruction decoded at translation (no fetch, no decode)"};
+stats::Counter c_exit_decodes{"tc.exit_decodes", "monitor exits that fetched and decoded their instruction again"};
+stats::Counter c_device_services{"tc.device_services", "dispatcher passes that let the host service devices (attention, port I/O, MMIO, MSR, HLT)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
+
+// Instructions executed in the monitor whose purpose is to reach device models: port I/O (SDM vol.
+// 1 18.2) and MSR accesses (an MSR may belong to a device, e.g. the local APIC's). A system
+// instruction whose implicit memory operand a guest placed in MMIO (a stack or descriptor table
+// there) is not counted: its device sees the access at once, only a deadline it changes waits for
+// the host's next timer (at most 10 ms, host/bt_backend.cpp).
+bool may_touch_devices(ZydisMnemonic m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_IN: case ZYDIS_MNEMONIC_OUT:
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:
+    case ZYDIS_MNEMONIC_WRMSR: case ZYDIS_MNEMONIC_RDMSR:
+      return true;
+    default:
+      return false;
+  }
+}
 
 constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
 constexpr uint32_t kMxcsrDefault = 0x1f80;  // SDM vol. 1 10.2.3.1: power-up value
@@ -50,7 +70,6 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
       config_(config),
       tc_(config.tc_size),
       trampolines_(tc_),
-      host_fpu_(std::make_unique<HostFpuArea>()),
       alive_(std::make_shared<Engine*>(this)) {
   layout_.exit_common = trampolines_.exit_common();
   layout_.simulate = &simulate_;
@@ -163,8 +182,20 @@ translator::Ccf* Engine::translate(uint32_t eip) {
     }
   }
   lookup(c->key.cpl).insert(eip, c->host);
+  remember_exits(tu, *c);
   if (trace_) trace_(CcfTraceEvent{tu, *c});
   return c;
+}
+
+void Engine::remember_exits(const translator::TranslationUnit& tu, const translator::Ccf& c) {
+  const size_t emitted = std::min(tu.instructions.size(), c.map.size());
+  for (size_t i = 0; i < emitted; ++i) {
+    const translator::TuInstruction& ti = tu.instructions[i];
+    const translator::Kind kind = ti.kind();
+    const bool may_exit = kind == translator::Kind::kCallout || kind == translator::Kind::kVirtualCpu ||
+                          kind == translator::Kind::kUnsupported || simulate_.count(ti.eip());
+    if (may_exit) exit_decodes_.remember(ti.insn, kind, c, flush_generation_);
+  }
 }
 
 translator::TcLookup& Engine::lookup(uint8_t cpl) {
@@ -259,9 +290,22 @@ std::variant<translator::DecodedInstruction, StepResult> Engine::fetch_and_decod
 }
 
 StepResult Engine::run_in_monitor() {
+  if (const ExitDecodeCache::Entry* e = exit_decodes_.find(vcpu_.eip, vcpu_.cpl, flush_generation_)) {
+    c_exit_decode_hits.inc();
+    return execute_exit(e->insn, e->kind);
+  }
+  c_exit_decodes.inc();
   auto decoded = fetch_and_decode();
   if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
   const auto& insn = std::get<translator::DecodedInstruction>(decoded);
+  return execute_exit(insn, translator::classify(insn).kind);
+}
+
+StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, translator::Kind kind) {
+  // Ordinary instructions get here only to have their memory access emulated: it may be MMIO.
+  const bool emulated_access = kind == translator::Kind::kIdent || kind == translator::Kind::kIdentAddr32 ||
+                               kind == translator::Kind::kReencode32;
+  devices_touched_ |= emulated_access || may_touch_devices(insn.mnemonic());
   if (simulate_.count(vcpu_.eip)) {
     if (std::optional<StepResult> r = simulate_store(vcpu_, env_, insn)) {
       c_simulated_stores.inc();
@@ -270,7 +314,6 @@ StepResult Engine::run_in_monitor() {
   }
   // An ordinary instruction reaches the monitor when the emitter could not compensate it in the TC
   // (e.g. an FS/GS override with AH..BH, which cannot be re-encoded with REX): emulate it exactly.
-  const translator::Kind kind = translator::classify(insn).kind;
   if (kind == translator::Kind::kIdent || kind == translator::Kind::kIdentAddr32 ||
       kind == translator::Kind::kReencode32)
     if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return *r;
@@ -285,6 +328,7 @@ void Engine::record_emulation(uint32_t eip) {
 
 std::optional<StepResult> Engine::emulate_in_monitor() {
   c_emulated.inc();
+  devices_touched_ = true;  // the access may be MMIO
   auto decoded = fetch_and_decode();
   if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
   const auto& insn = std::get<translator::DecodedInstruction>(decoded);
@@ -361,8 +405,16 @@ RunResult Engine::run() {
     if (host_.stop_requested()) return RunResult::kStopped;
     // Cleared before servicing: a timer signal that lands meanwhile leaves it set (one more pass)
     // instead of being lost until the next exit.
+    const bool attention = vcpu_.attention != 0;
     vcpu_.attention = 0;
-    host_.service_devices();
+    // Devices need the host only when a deadline passed (the host's timer then set `attention`),
+    // the guest spoke to them (port I/O, MMIO, MSRs) or waits for them (HLT). Any other pass, e.g.
+    // a cr3 load or an iret, leaves every device deadline where the last servicing found it.
+    if (attention || devices_touched_ || vcpu_.halted) {
+      devices_touched_ = false;
+      c_device_services.inc();
+      host_.service_devices();
+    }
     for (uint32_t p : untrace_pending_) {
       if (cache_.page_has_code(p)) continue;
       traces().remove(Ppn(p), mmu::TraceKind::kCode);
@@ -399,7 +451,7 @@ RunResult Engine::run() {
     }
     c_entries.inc();
     vcpu_.irq_pending = host_.interrupt_pending();
-    const TcExit why = trampolines_.enter(vcpu_, entry, *host_fpu_);
+    const TcExit why = trampolines_.enter(vcpu_, entry);
     const uint64_t hits = lookup_hits();
     c_indirect_hits.inc(hits - hits_reported_);
     hits_reported_ = hits;

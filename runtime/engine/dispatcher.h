@@ -23,6 +23,7 @@
 #include "runtime/cpu/step_result.h"
 #include "runtime/cpu_env.h"
 #include "runtime/engine/execution_host.h"
+#include "runtime/engine/exit_decode_cache.h"
 #include "runtime/engine/tc_events.h"
 #include "runtime/engine/trampolines.h"
 #include "runtime/vcpu_state.h"
@@ -134,6 +135,10 @@ class Engine {
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
   StepResult run_in_monitor();
+  // Executes `insn` (classified `kind`), the instruction at vcpu.eip that translated code left for.
+  StepResult execute_exit(const translator::DecodedInstruction& insn, translator::Kind kind);
+  // Keeps the decoded instructions of `c` that can exit to the monitor (exit_decode_cache.h).
+  void remember_exits(const translator::TranslationUnit& tu, const translator::Ccf& c);
   // Fetches and decodes the instruction at vcpu.eip through the guest's paging; on failure
   // returns the guest exception that fetching or decoding raises.
   std::variant<translator::DecodedInstruction, StepResult> fetch_and_decode();
@@ -156,13 +161,15 @@ class Engine {
   std::array<std::unique_ptr<translator::TcLookup>, 4> lookups_;  // by CPL, made on first use
   translator::TcLayout layout_;
   translator::CcfCache cache_;
-  std::unique_ptr<HostFpuArea> host_fpu_;
   CcfTraceFn trace_;
   TcEvents events_;
   std::optional<GuestException> pending_fault_;
   bool emulate_pending_ = false;
   std::string last_error_;
   std::optional<translator::GuestFault> tu_fault_;
+  ExitDecodeCache exit_decodes_;
+  // The last pass ran an instruction that may have changed a device's state or deadline.
+  bool devices_touched_ = true;
   std::unordered_map<uint32_t, unsigned> trap_counts_;
   std::unordered_set<uint32_t> simulate_;
   std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace

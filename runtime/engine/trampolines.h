@@ -11,26 +11,21 @@
 
 namespace btvmm::runtime::engine {
 
-// Host FPU/SSE state of the monitor, saved while the guest's is live in the host FPU.
-struct alignas(16) HostFpuArea {
-  uint8_t fxsave[512];
-};
-
 class Trampolines {
  public:
   explicit Trampolines(translator::TcMemory& tc);
 
-  // Loads the guest GPRs, arithmetic flags + DF and FPU state from `vcpu`, jumps to `code`, and
-  // returns vcpu.exit_reason once translated code reaches the exit path; the guest state is then
-  // back in `vcpu` (all flags in vcpu.eflags, ESP in gpr[kEsp]) and host FPU state in `host_fpu`.
-  TcExit enter(VcpuState& vcpu, const void* code, HostFpuArea& host_fpu) const {
-    return static_cast<TcExit>(enter_(&vcpu, code, &host_fpu));
-  }
+  // Loads the guest GPRs, arithmetic flags + DF and FPU/SSE state from `vcpu`, jumps to `code`,
+  // and returns vcpu.exit_reason once translated code reaches the exit path; the guest state is
+  // then back in `vcpu` (all flags in vcpu.eflags, ESP in gpr[kEsp], FPU/SSE in vcpu.fxsave). On
+  // return the host x87 control word and MXCSR are the caller's again and the x87 stack is empty,
+  // as a function call leaves them (x86-64 psABI 3.2.1); the SSE registers hold guest values.
+  TcExit enter(VcpuState& vcpu, const void* code) const { return static_cast<TcExit>(enter_(&vcpu, code)); }
   // Where exit stubs and redirected faults jump, with R15 = &vcpu and guest registers live.
   uint64_t exit_common() const { return exit_common_; }
 
  private:
-  using EnterFn = uint32_t (*)(VcpuState*, const void*, HostFpuArea*);
+  using EnterFn = uint32_t (*)(VcpuState*, const void*);
   EnterFn enter_ = nullptr;
   uint64_t exit_common_ = 0;
 };

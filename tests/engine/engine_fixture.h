@@ -82,7 +82,13 @@ class Machine {
     mmu::ShadowConfig user_config;
     user_config.view = mmu::ShadowView::kUser;
     user_shadow = std::make_unique<mmu::ShadowMmu>(mem, *user_mapper, traces, paging, user_config);
-    engine = std::make_unique<Engine>(vcpu, env, host, mem, WindowShadow{*shadow, *mapper, window.base()},
+    make_engine(env, config);
+  }
+
+  // (Re)builds the engine over `cpu_env` with both shadows.
+  void make_engine(CpuEnv& cpu_env, EngineConfig config = {}) {
+    engine.reset();
+    engine = std::make_unique<Engine>(vcpu, cpu_env, host, mem, WindowShadow{*shadow, *mapper, window.base()},
                                       WindowShadow{*user_shadow, *user_mapper, user_window.base()}, config);
   }
 
