@@ -34,9 +34,12 @@ void emit_run_count(EmitContext& c, uint64_t* runs) {
 // monitor exit).
 bool emit_one(EmitContext& c, const TuInstruction& ti, ExecKind& how) {
   const DecodedInstruction& insn = ti.insn;
-  const auto ops = insn.visible_operands();
-  const bool store = insn.mnemonic() == ZYDIS_MNEMONIC_MOV && !ops.empty() && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
-  if (store && c.layout.simulate && c.layout.simulate->count(insn.eip())) {
+  // SIMULATE (adaptive retranslation): a copied instruction that kept trapping on traced pages
+  // becomes a monitor exit, and the monitor performs it through CpuEnv, which reports the write.
+  // Not only MOV: Linux also changes PTEs with xchg (ptep_get_and_clear) and locked bit operations
+  // (ptep_set_wrprotect), and clears new tables with rep stos.
+  const bool copied = ti.kind() == Kind::kIdent || ti.kind() == Kind::kIdentAddr32;
+  if (copied && insn.has_memory_operand() && c.layout.simulate && c.layout.simulate->count(insn.eip())) {
     c_simulated.inc();
     how = ExecKind::kSimulate;
     c.a.jmp(c.exit_to(insn.eip(), TcExit::kMonitor));

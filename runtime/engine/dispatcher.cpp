@@ -30,7 +30,8 @@ stats::Counter c_indirect_misses{"tc.indirect_misses", "indirect branches and re
 stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs one fxrstor, and its exit one fxsave)"};
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
-stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
+stats::Counter c_simulated_stores{"tc.simulated_stores", "writes performed by SIMULATE in the monitor (mov, xchg, locked bit operations, rep stos...)"};
+stats::Counter c_unsimulated{"tc.unsimulated", "SIMULATE instructions the monitor cannot perform, returned to IDENT for good"};
 stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
 stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
 stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that found their instruction decoded at translation (no fetch, no decode)"};
@@ -107,7 +108,7 @@ void Engine::record_fault(const GuestException& e, uint32_t eip) {
 }
 
 void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
-  if (config_.adaptive_threshold == 0 || simulate_.count(eip)) return;
+  if (config_.adaptive_threshold == 0 || simulate_.count(eip) || never_simulate_.count(eip)) return;
   if (++trap_counts_[eip] < config_.adaptive_threshold) return;
   simulate_.insert(eip);
   trap_counts_.erase(eip);
@@ -307,10 +308,13 @@ StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, tran
                                kind == translator::Kind::kReencode32;
   devices_touched_ |= emulated_access || may_touch_devices(insn.mnemonic());
   if (simulate_.count(vcpu_.eip)) {
-    if (std::optional<StepResult> r = simulate_store(vcpu_, env_, insn)) {
+    std::optional<StepResult> r = simulate_store(vcpu_, env_, insn);
+    if (!r && emulated_access) r = emulate_memory_instruction(vcpu_, env_, insn);
+    if (r) {
       c_simulated_stores.inc();
       return *r;
     }
+    return unsimulate(vcpu_.eip);
   }
   // An ordinary instruction reaches the monitor when the emitter could not compensate it in the TC
   // (e.g. an FS/GS override with AH..BH, which cannot be re-encoded with REX): emulate it exactly.
@@ -318,6 +322,25 @@ StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, tran
       kind == translator::Kind::kReencode32)
     if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return *r;
   return execute_instruction(vcpu_, env_, insn);
+}
+
+// SIMULATE chose an instruction the monitor cannot perform: it goes back to IDENT for good (its
+// traced writes are single-stepped again) and runs from a fresh translation; nothing changed yet.
+StepResult Engine::unsimulate(uint32_t eip) {
+  c_unsimulated.inc();
+  simulate_.erase(eip);
+  never_simulate_.insert(eip);
+  std::vector<translator::Ccf*> holders;
+  cache_.for_each_on_linear_page((vcpu_.seg[kCs].base + eip) >> kPageShift, [&](translator::Ccf& c) {
+    for (const translator::EmittedRange& r : c.map)
+      if (r.guest_eip == eip) return holders.push_back(&c);
+  });
+  for (translator::Ccf* c : holders) {
+    if (!c->valid) continue;
+    lookup(c->key.cpl).remove(c->key.eip, c->host);
+    cache_.invalidate(*c);
+  }
+  return StepResult::cont();
 }
 
 void Engine::record_emulation(uint32_t eip) {

@@ -147,6 +147,7 @@ class Engine {
   std::optional<StepResult> emulate_in_monitor();
   StepResult deliver_tu_fault(const translator::GuestFault& f);
   void on_branch_exit();
+  StepResult unsimulate(uint32_t eip);
   bool deliver(const StepResult& r);  // false: shutdown
 
   VcpuState& vcpu_;
@@ -172,6 +173,7 @@ class Engine {
   bool devices_touched_ = true;
   std::unordered_map<uint32_t, unsigned> trap_counts_;
   std::unordered_set<uint32_t> simulate_;
+  std::unordered_set<uint32_t> never_simulate_;  // see unsimulate()
   std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace
   std::vector<uint32_t> untrace_pending_;  // pages whose CCFs all died: drop their trace
   uint64_t flush_generation_ = 0;
