@@ -134,27 +134,39 @@ class MachineHost final : public runtime::engine::ExecutionHost {
 
 class BtBackend final : public CpuBackend {
  public:
-  BtBackend(mmu::Window& window, BtOptions options) : window_(window), options_(options) {}
+  BtBackend(mmu::GuestWindows& windows, BtOptions options) : windows_(windows), options_(options) {}
 
   void run(Machine& m, const BootPlan& plan) override {
     runtime::VcpuState vcpu = vcpu_from_boot_plan(plan.cpu);
     mmu::GuestMemory& mem = m.memory();
     mmu::WriteTraces& traces = m.write_traces();  // shared with device DMA (Machine::dma)
-    mmu::WindowMapper mapper(window_, mem.machine().fd());
-    mmu::ShadowMmu shadow(mem, mapper, traces, {vcpu.cr0, vcpu.cr3, vcpu.cr4});
+    // Two shadows, one per window (DESIGN.md 2), sharing the traces. Each gets half of the VMA
+    // budget: vm.max_map_count (65530) counts the whole process.
+    mmu::WindowMapper mapper(windows_.supervisor, mem.machine().fd());
+    mmu::WindowMapper user_mapper(windows_.user, mem.machine().fd());
+    mmu::ShadowConfig supervisor_config;
+    supervisor_config.max_vmas = 20000;
+    mmu::ShadowConfig user_config;
+    user_config.view = mmu::ShadowView::kUser;
+    user_config.max_vmas = 12000;
+    const mmu::GuestPagingState paging{vcpu.cr0, vcpu.cr3, vcpu.cr4};
+    mmu::ShadowMmu shadow(mem, mapper, traces, paging, supervisor_config);
+    mmu::ShadowMmu user_shadow(mem, user_mapper, traces, paging, user_config);
     runtime::MonitorEnv env(vcpu, mem, traces, m.ports(), m.mmio());
     AttentionTimer timer(vcpu.attention);
     MachineHost host(m, timer);
     runtime::engine::EngineConfig config;
     config.chaining = options_.chaining;
     if (!options_.adaptive) config.adaptive_threshold = 0;
-    runtime::engine::Engine engine(vcpu, env, host, mem, shadow, mapper, config);
+    runtime::engine::Engine engine(vcpu, env, host, mem, {shadow, mapper, windows_.supervisor.base()},
+                                   {user_shadow, user_mapper, windows_.user.base()}, config);
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
     if (options_.trace) engine.set_event_trace([t = options_.trace](const translator::TcEvent& e) { t->on_event(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });
 
     const runtime::engine::RunResult result = engine.run();
     mapper.unmap_all();
+    user_mapper.unmap_all();
     switch (result) {
       case runtime::engine::RunResult::kStopped: break;
       case runtime::engine::RunResult::kTripleFault: m.triple_fault(); break;
@@ -164,14 +176,14 @@ class BtBackend final : public CpuBackend {
   }
 
  private:
-  mmu::Window& window_;
+  mmu::GuestWindows& windows_;
   BtOptions options_;
 };
 
 }  // namespace
 
-std::unique_ptr<CpuBackend> make_bt_backend(mmu::Window& window, BtOptions options) {
-  return std::make_unique<BtBackend>(window, options);
+std::unique_ptr<CpuBackend> make_bt_backend(mmu::GuestWindows& windows, BtOptions options) {
+  return std::make_unique<BtBackend>(windows, options);
 }
 
 }  // namespace btvmm::host

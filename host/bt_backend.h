@@ -18,7 +18,7 @@ struct BtOptions {
   TcTrace* trace = nullptr;  // receives every new CCF when set; outlives the backend
 };
 
-// `window` must be the process's guest window, reserved first thing in main.
-std::unique_ptr<CpuBackend> make_bt_backend(mmu::Window& window, BtOptions options);
+// `windows` must be the process's guest windows, reserved first thing in main.
+std::unique_ptr<CpuBackend> make_bt_backend(mmu::GuestWindows& windows, BtOptions options);
 
 }  // namespace btvmm::host

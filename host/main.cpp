@@ -27,10 +27,10 @@ Overloaded(Ts...) -> Overloaded<Ts...>;
 int main(int argc, char** argv) {
   using namespace btvmm;
   try {
-    // The guest window must be reserved before anything else can map below 8 GiB
-    // (DESIGN.md 2); only `run` needs it.
-    std::unique_ptr<mmu::Window> window;
-    if (argc > 1 && std::strcmp(argv[1], "run") == 0) window = std::make_unique<mmu::Window>();
+    // The guest windows must be reserved before anything else can map there (DESIGN.md 2); only
+    // `run` needs them.
+    std::unique_ptr<mmu::GuestWindows> window;
+    if (argc > 1 && std::strcmp(argv[1], "run") == 0) window = std::make_unique<mmu::GuestWindows>();
     host::Command cmd = host::parse_command_line(argc, argv);
     return std::visit(Overloaded{[&](const host::RunOptions& o) { return host::run_command(o, window.get()); },
                                  [](const host::MkimageOptions& o) { return host::mkimage_command(o); },

@@ -110,7 +110,7 @@ KernelInput gather_boot_set(const RunOptions& o, std::optional<DiskImageHeader>&
   return in;
 }
 
-std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::Window* window, TcTrace* trace) {
+std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::GuestWindows* window, TcTrace* trace) {
   if (o.accel == Accel::kBt) {
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
     return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace});
@@ -159,7 +159,7 @@ class Watchdog {
 
 }  // namespace
 
-int run_command(const RunOptions& o, mmu::Window* window) {
+int run_command(const RunOptions& o, mmu::GuestWindows* window) {
   // Image and kernel are checked before anything else, so their errors come first and do not
   // depend on the accelerator being present.
   std::optional<DiskImageHeader> image;

@@ -7,7 +7,7 @@
 
 namespace btvmm::host {
 
-// `window` is the guest window reserved first thing in main (needed by --accel bt).
-int run_command(const RunOptions& options, mmu::Window* window);
+// `window` holds the guest windows reserved first thing in main (needed by --accel bt).
+int run_command(const RunOptions& options, mmu::GuestWindows* window);
 
 }  // namespace btvmm::host

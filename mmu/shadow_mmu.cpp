@@ -22,7 +22,6 @@ stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (every non-glo
 stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
 stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound"};
 stats::Counter c_kept_global{"shadow.kept_global", "global mappings kept across guest CR3 loads"};
-stats::Counter c_view_drops{"shadow.view_drops", "supervisor-only mappings dropped when the window switched to the user view"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
 stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
 stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
@@ -64,8 +63,6 @@ void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
 void ShadowMmu::flush() {
   if (pages_.size()) mapper_.unmap_all();
   pages_.clear();
-  supervisor_only_.clear();
-  user_ok_.clear();
   for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
   table_refs_.clear();
   publish_vmas();
@@ -98,46 +95,6 @@ void ShadowMmu::set_cr4(uint32_t cr4) {
 void ShadowMmu::mode_changed() {
   c_flush_mode.inc();
   flush();
-}
-
-void ShadowMmu::set_view(ShadowView view) {
-  if (view == view_) return;
-  view_ = view;
-  if (view != ShadowView::kUser || supervisor_only_.empty()) return;
-  c_view_drops.inc(supervisor_only_.size());
-  // One host unmap per stretch of supervisor-only pages with no user page inside: the gaps hold
-  // nothing of ours (every mapped page is in one of the two sets), and unmapping a reserved page
-  // again is harmless. With Linux's 3G/1G split that is one call above 0xC0000000.
-  std::vector<uint32_t> victims(supervisor_only_.begin(), supervisor_only_.end());
-  for (uint32_t lpn : victims) {
-    ShadowPage p = pages_.erase(lpn);
-    release_table_trace(p.pde);
-    release_table_trace(p.pte);
-  }
-  size_t i = 0;
-  while (i < victims.size()) {
-    auto next_user = user_ok_.upper_bound(victims[i]);
-    size_t j = i + 1;
-    while (j < victims.size() && (next_user == user_ok_.end() || *next_user > victims[j])) ++j;
-    mapper_.unmap(LinearAddr(victims[i] << kPageShift), victims[j - 1] - victims[i] + 1);
-    c_unmaps.inc();
-    i = j;
-  }
-  supervisor_only_.clear();
-  publish_vmas();
-}
-
-// A mapping made for the supervisor is usable by user code only if user accesses have at least its
-// rights (SDM vol. 3A 4.6: U/S=1 everywhere, and R/W=1 everywhere if it is writable). A mapping
-// made for the user view is always usable by the supervisor: supervisor rights include the user's
-// (no SMAP/SMEP in the guest CPU model).
-void ShadowMmu::note_view_rights(uint32_t lpn, const Translation& t, Prot prot) {
-  const bool user_ok =
-      view_ == ShadowView::kUser ||
-      (access_allowed(t, Access{AccessKind::kRead, true}, state_.write_protect()) &&
-       (prot == Prot::kRead || access_allowed(t, Access{AccessKind::kWrite, true}, state_.write_protect())));
-  (user_ok ? supervisor_only_ : user_ok_).erase(lpn);
-  (user_ok ? user_ok_ : supervisor_only_).insert(lpn);
 }
 
 void ShadowMmu::invlpg(LinearAddr la) {
@@ -197,7 +154,6 @@ void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
   p.prot = prot_for(t, p.ppn);
   p.global = t.global;
   pages_.insert(lpn, p);
-  note_view_rights(lpn, t, p.prot);
   staged_.push_back(lpn);
 }
 
@@ -246,8 +202,6 @@ void ShadowMmu::drop(std::vector<uint32_t> lpns) {
   lpns.erase(std::unique(lpns.begin(), lpns.end()), lpns.end());
   for (uint32_t lpn : lpns) {
     ShadowPage p = pages_.erase(lpn);
-    supervisor_only_.erase(lpn);
-    user_ok_.erase(lpn);
     release_table_trace(p.pde);
     release_table_trace(p.pte);
   }
@@ -318,7 +272,6 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
       // changes.
       const Prot prot = prot_for(t, ppn);
       if (prot != old->prot) {
-        note_view_rights(lpn, t, prot);
         pages_.set_prot(lpn, prot);
         mapper_.protect(LinearAddr(lpn << kPageShift), 1, prot);
         c_protects.inc();

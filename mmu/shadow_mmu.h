@@ -20,8 +20,9 @@
 
 namespace btvmm::mmu {
 
-// Whose accesses the mappings serve. The monitor's window serves translated guest kernel code
-// (supervisor); a direct-execution stub serves guest user code and maps only U/S=1 pages.
+// Whose accesses the mappings serve, fixed for a shadow's life. The supervisor window serves
+// translated CPL 0 code; the user window (or a direct-execution stub) serves CPL 3 code and maps
+// only what user accesses may touch. Two shadows over one WriteTraces stay coherent with each other.
 enum class ShadowView : uint8_t { kSupervisor, kUser };
 
 struct ShadowConfig {
@@ -72,11 +73,6 @@ class ShadowMmu final : private TraceListener {
   // as the processor's TLB entry for it covers all of it (SDM vol. 3A 4.10.4.1).
   void invlpg(LinearAddr la);
   void flush();
-  // Whose accesses the window serves from now on (the guest CPL changed). Going to kUser drops only
-  // the mappings user code must not use as they are (U/S=0 pages, pages writable only by the
-  // supervisor); mappings made for user accesses are valid for the supervisor, so going back
-  // drops nothing. Faults then fill with the new view's rights.
-  void set_view(ShadowView view);
   ShadowView view() const { return view_; }
 
   // Handles a host fault at `la` caused by an access of `kind` from the view's privilege.
@@ -94,8 +90,6 @@ class ShadowMmu final : private TraceListener {
 
  private:
   Access view_access(AccessKind kind) const { return Access{kind, view_ == ShadowView::kUser}; }
-  // Records whether a page mapped with `prot` for translation t may stay mapped in the user view.
-  void note_view_rights(uint32_t lpn, const Translation& t, Prot prot);
   Prot prot_for(const Translation& t, Ppn ppn) const;
   void stage(uint32_t lpn, const Translation& t);
   void prefetch_around(uint32_t lpn);
@@ -119,10 +113,6 @@ class ShadowMmu final : private TraceListener {
   std::unordered_map<uint32_t, uint32_t> table_refs_;
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
   ShadowView view_;
-  // Every mapped page is in one of these, ordered so that set_view can unmap all supervisor-only
-  // pages with one host call per stretch free of user pages (each host unmap is a TLB flush).
-  std::set<uint32_t> supervisor_only_;  // user code may not access them with their protection
-  std::set<uint32_t> user_ok_;
 };
 
 }  // namespace btvmm::mmu

@@ -15,7 +15,7 @@
 namespace btvmm::mmu {
 namespace {
 
-bool g_reserved = false;
+bool g_reserved[2] = {false, false};  // per WindowKind
 
 // The first line of /proc/self/maps overlapping [lo, hi), to say what is in the way.
 std::string occupant(uint64_t lo, uint64_t hi) {
@@ -58,23 +58,28 @@ uint64_t read_mmap_min_addr() {
   return (v + kPageSize - 1) & ~(kPageSize - 1);
 }
 
-Window::Window() {
-  if (g_reserved) fail(ExitCode::kInternal, "guest window: this process already holds one");
+Window::Window(WindowKind kind) : kind_(kind) {
+  const auto k = static_cast<size_t>(kind);
+  if (g_reserved[k]) fail(ExitCode::kInternal, "guest window: this process already holds one of this kind");
   first_ = read_mmap_min_addr();
   if (first_ >= kWindowSize) fail(ExitCode::kInternal, "vm.mmap_min_addr {:#x} leaves no room for the guest window", first_);
-  reserve(first_, kWindowSize, "guest window");
-  try {
-    reserve(kWindowSize, kWindowSize + kGuardSize, "window guard");
-  } catch (...) {
-    munmap(reinterpret_cast<void*>(first_), kWindowSize - first_);
-    throw;
+  if (kind == WindowKind::kSupervisor) {
+    base_ = 0;
+    lo_ = first_;
+    hi_ = kWindowSize + kGuardSize;
+  } else {
+    base_ = kUserWindowBase;
+    lo_ = base_ - kUserGuardSize;
+    hi_ = base_ + kWindowSize + kUserGuardSize;
   }
-  g_reserved = true;
+  // One PROT_NONE reservation covers window and guards; the shadow maps over parts of it.
+  reserve(lo_, hi_, kind == WindowKind::kSupervisor ? "guest window and guard" : "user window and guards");
+  g_reserved[k] = true;
 }
 
 Window::~Window() {
-  munmap(reinterpret_cast<void*>(first_), kWindowSize + kGuardSize - first_);
-  g_reserved = false;
+  munmap(reinterpret_cast<void*>(lo_), hi_ - lo_);
+  g_reserved[static_cast<size_t>(kind_)] = false;
 }
 
 }  // namespace btvmm::mmu

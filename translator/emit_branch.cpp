@@ -11,7 +11,7 @@ namespace x86 = asmjit::x86;
 namespace {
 
 void push_return_eip(EmitContext& c, uint32_t eip) {
-  c.a.mov(x86::dword_ptr(x86::esp, -4), eip);
+  c.a.mov(c.guest(x86::dword_ptr(x86::esp, -4)), eip);
   c.a.lea(x86::esp, x86::ptr(x86::esp, -4));
 }
 
@@ -100,7 +100,7 @@ bool emit_return(EmitContext& c, const DecodedInstruction& insn) {
   int32_t release = 4;
   const auto ops = insn.visible_operands();
   if (!ops.empty() && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) release += static_cast<int32_t>(ops[0].imm.value.u & 0xffff);
-  c.a.mov(x86::r12d, x86::dword_ptr(x86::esp));
+  c.a.mov(x86::r12d, c.guest(x86::dword_ptr(x86::esp)));
   c.a.lea(x86::esp, x86::ptr(x86::esp, release));
   c.jump_indirect_r12();
   return true;

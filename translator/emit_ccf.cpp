@@ -34,9 +34,12 @@ void emit_run_count(EmitContext& c, uint64_t* runs) {
 // monitor exit).
 bool emit_one(EmitContext& c, const TuInstruction& ti, ExecKind& how) {
   const DecodedInstruction& insn = ti.insn;
-  const auto ops = insn.visible_operands();
-  const bool store = insn.mnemonic() == ZYDIS_MNEMONIC_MOV && !ops.empty() && ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY;
-  if (store && c.layout.simulate && c.layout.simulate->count(insn.eip())) {
+  // SIMULATE (adaptive retranslation): a copied instruction that kept trapping on traced pages
+  // becomes a monitor exit, and the monitor performs it through CpuEnv, which reports the write.
+  // Not only MOV: Linux also changes PTEs with xchg (ptep_get_and_clear) and locked bit operations
+  // (ptep_set_wrprotect), and clears new tables with rep stos.
+  const bool copied = ti.kind() == Kind::kIdent || ti.kind() == Kind::kIdentAddr32;
+  if (copied && insn.has_memory_operand() && c.layout.simulate && c.layout.simulate->count(insn.eip())) {
     c_simulated.inc();
     how = ExecKind::kSimulate;
     c.a.jmp(c.exit_to(insn.eip(), TcExit::kMonitor));
@@ -45,7 +48,12 @@ bool emit_one(EmitContext& c, const TuInstruction& ti, ExecKind& how) {
   switch (ti.kind()) {
     case Kind::kIdent:
     case Kind::kIdentAddr32:
-      if (emit_ident(c.a, insn, ti.cls)) {
+      if (c.cpl == 3 && insn.zydis().meta.category == ZYDIS_CATEGORY_STRINGOP) {
+        how = ExecKind::kIdent;
+        if (emit_user_string(c, insn)) return true;
+        break;
+      }
+      if (emit_ident(c.a, insn, ti.cls, c.cpl == 3)) {
         c_ident.inc();
         how = ExecKind::kIdent;
         return true;
@@ -135,7 +143,8 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
     open = emit_one(c, ti, how);
     ccf->profile.add(how);
     if (how == ExecKind::kMonitor) ccf->profile.set_callout(callout_kind(ti.insn));
-    ccf->map.push_back(EmittedRange{ti.eip(), at, a.offset() - at});
+    ccf->map.push_back(EmittedRange{ti.eip(), at, a.offset() - at, c.based_rsi_rdi});
+    c.based_rsi_rdi = false;
     ccf->guest_bytes += ti.length();
     if (!open) break;
     // The instruction after an in-TC sti ran in its shadow: an interrupt may be taken now, unless

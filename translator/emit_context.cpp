@@ -122,7 +122,7 @@ x86::Mem guest_memory(EmitContext& c, const DecodedInstruction& insn, const Zydi
     emit_segmented_address(c, insn, op, extra);
     x86::Mem m = x86::ptr(x86::r13d);
     m.setSize(size);
-    return m;
+    return c.guest(m);
   }
   const int32_t disp = static_cast<int32_t>(op.mem.disp.value) + extra;
   x86::Gp base = op.mem.base == ZYDIS_REGISTER_NONE ? x86::Gp() : host_gpr(op.mem.base);
@@ -136,7 +136,7 @@ x86::Mem guest_memory(EmitContext& c, const DecodedInstruction& insn, const Zydi
   const unsigned shift = op.mem.scale == 8 ? 3 : op.mem.scale == 4 ? 2 : op.mem.scale == 2 ? 1 : 0;
   x86::Mem m = index.isValid() ? x86::ptr(base, index, shift, d) : x86::ptr(base, d);
   m.setSize(size);
-  return m;
+  return c.guest(m);
 }
 
 }  // namespace btvmm::translator

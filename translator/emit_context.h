@@ -26,6 +26,9 @@ struct TcLayout {
   const std::unordered_set<uint32_t>* simulate = nullptr;
   // Each CCF counts its runs (exec_profile.h: executed-instruction counters for --stats).
   bool count_executions = true;
+  // Host address of guest linear 0 in the user window: CPL 3 CCFs address guest memory through
+  // the host GS segment, whose base the engine sets to this (DESIGN.md 2).
+  uint64_t user_base = 0;
 };
 
 // Offsets into VcpuState that emitted code uses through R15 (vcpu_state.h: the TC ABI).
@@ -48,6 +51,16 @@ class EmitContext {
   asmjit::x86::Assembler& a;
   const TcLayout& layout;
   uint8_t cpl = 0;  // the CPL this CCF is translated for (CcfKey)
+  // Set by emit_user_string: the instruction just emitted runs with RSI/RDI holding host addresses
+  // in the user window (EmittedRange::based_rsi_rdi). emit_ccf reads and clears it.
+  bool based_rsi_rdi = false;
+
+  // A host operand for a guest memory access: at CPL 3 it goes through GS into the user window,
+  // which maps only what user code may touch (DESIGN.md 2); below CPL 3 into the supervisor window.
+  asmjit::x86::Mem guest(asmjit::x86::Mem m) const {
+    if (cpl == 3) m.setSegment(asmjit::x86::gs);
+    return m;
+  }
   // The instruction being emitted is the TU's last (sti then cannot keep its successor in this CCF).
   bool last_in_tu = false;
   // Set by an in-TC sti: after the next instruction, look for a waiting interrupt (interrupt_check),
@@ -113,6 +126,8 @@ bool emit_branch_direct(EmitContext& c, const DecodedInstruction& insn);
 bool emit_branch_indirect(EmitContext& c, const DecodedInstruction& insn);
 bool emit_return(EmitContext& c, const DecodedInstruction& insn);
 bool emit_segment_override(EmitContext& c, const DecodedInstruction& insn);
+// A string instruction at CPL 3 (emit_user_string.cpp): ES:EDI cannot take a GS override.
+bool emit_user_string(EmitContext& c, const DecodedInstruction& insn);
 
 // What emit_virtual_cpu did with an instruction.
 enum class VcpuEmit : uint8_t {

@@ -20,11 +20,14 @@ struct EmittedRange {
   uint32_t guest_eip;
   size_t host_offset;
   size_t host_size;
+  // A CPL 3 string instruction run with RSI/RDI rebased into the user window (emit_user_string.cpp):
+  // a fault inside must subtract TcLayout::user_base from both before the guest sees them.
+  bool based_rsi_rdi = false;
 };
 
 // Appends the host copy of `insn` (ident_host_bytes) at the assembler's current offset. Returns
 // nullopt and emits nothing if `cls.kind` is not kIdent/kIdentAddr32 or asmjit fails.
 std::optional<EmittedRange> emit_ident(asmjit::x86::Assembler& a, const DecodedInstruction& insn,
-                                       const Classification& cls);
+                                       const Classification& cls, bool user = false);
 
 }  // namespace btvmm::translator

@@ -12,10 +12,10 @@ namespace x86 = asmjit::x86;
 
 namespace {
 
-x86::Mem stack_slot(int32_t disp, unsigned size) {
+x86::Mem stack_slot(const EmitContext& c, int32_t disp, unsigned size) {
   x86::Mem m = x86::ptr(x86::esp, disp);  // 32-bit base: asmjit adds 0x67, so ESP wraps at 4 GiB
   m.setSize(size);
-  return m;
+  return c.guest(m);
 }
 
 void adjust_esp(EmitContext& c, int32_t delta) { c.a.lea(x86::esp, x86::ptr(x86::esp, delta)); }
@@ -31,18 +31,18 @@ bool emit_push(EmitContext& c, const DecodedInstruction& insn) {
     case ZYDIS_OPERAND_TYPE_REGISTER: {
       const x86::Gp r = host_gpr(op.reg.value);
       if (!r.isValid() || r.size() != size) return false;
-      c.a.mov(stack_slot(d, size), r);
+      c.a.mov(stack_slot(c, d, size), r);
       break;
     }
     case ZYDIS_OPERAND_TYPE_IMMEDIATE:
-      c.a.mov(stack_slot(d, size), size == 4 ? static_cast<int64_t>(static_cast<int32_t>(op.imm.value.s))
+      c.a.mov(stack_slot(c, d, size), size == 4 ? static_cast<int64_t>(static_cast<int32_t>(op.imm.value.s))
                                              : static_cast<int64_t>(static_cast<int16_t>(op.imm.value.s)));
       break;
     case ZYDIS_OPERAND_TYPE_MEMORY: {
       if (!simple_memory(insn, op)) return false;
       const x86::Gp t = size == 4 ? x86::Gp(x86::r12d) : x86::Gp(x86::r12w);
       c.a.mov(t, guest_memory(c, insn, op, size));
-      c.a.mov(stack_slot(d, size), t);
+      c.a.mov(stack_slot(c, d, size), t);
       break;
     }
     default:
@@ -63,17 +63,17 @@ bool emit_pop(EmitContext& c, const DecodedInstruction& insn) {
     const x86::Gp r = host_gpr(op.reg.value);
     if (!r.isValid() || r.size() != size) return false;
     if (op.reg.value == ZYDIS_REGISTER_ESP) {
-      c.a.mov(x86::esp, stack_slot(0, 4));
+      c.a.mov(x86::esp, stack_slot(c, 0, 4));
       return true;
     }
-    c.a.mov(t, stack_slot(0, size));
+    c.a.mov(t, stack_slot(c, 0, size));
     adjust_esp(c, static_cast<int32_t>(size));
     c.a.mov(r, t);
     return true;
   }
   if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || !simple_memory(insn, op)) return false;
   const int32_t extra = op.mem.base == ZYDIS_REGISTER_ESP ? static_cast<int32_t>(size) : 0;
-  c.a.mov(t, stack_slot(0, size));
+  c.a.mov(t, stack_slot(c, 0, size));
   c.a.mov(guest_memory(c, insn, op, size, extra), t);
   adjust_esp(c, static_cast<int32_t>(size));
   return true;
@@ -81,18 +81,18 @@ bool emit_pop(EmitContext& c, const DecodedInstruction& insn) {
 
 // PUSHAD (SDM vol. 2 PUSHA/PUSHAD): EAX at ESP-4 down to EDI at ESP-32, the original ESP in its slot.
 void emit_pushad(EmitContext& c) {
-  for (unsigned i = 0; i < 8; ++i) c.a.mov(stack_slot(-4 * static_cast<int32_t>(i + 1), 4), x86::gpd(i));
+  for (unsigned i = 0; i < 8; ++i) c.a.mov(stack_slot(c, -4 * static_cast<int32_t>(i + 1), 4), x86::gpd(i));
   adjust_esp(c, -32);
 }
 
 // POPAD: both ends of the 32-byte frame are loaded first, so any fault happens before a register
 // changes; the ESP slot is skipped (SDM vol. 2 POPA/POPAD).
 void emit_popad(EmitContext& c) {
-  c.a.mov(x86::r12d, stack_slot(28, 4));
-  c.a.mov(x86::r13d, stack_slot(0, 4));
+  c.a.mov(x86::r12d, stack_slot(c, 28, 4));
+  c.a.mov(x86::r13d, stack_slot(c, 0, 4));
   for (unsigned i = 1; i < 8; ++i) {
     if (i == 4 || i == 7) continue;  // ESP skipped; EAX comes from r12d
-    c.a.mov(x86::gpd(i), stack_slot(28 - 4 * static_cast<int32_t>(i), 4));
+    c.a.mov(x86::gpd(i), stack_slot(c, 28 - 4 * static_cast<int32_t>(i), 4));
   }
   c.a.mov(x86::edi, x86::r13d);
   c.a.mov(x86::eax, x86::r12d);
@@ -101,7 +101,7 @@ void emit_popad(EmitContext& c) {
 
 // LEAVE (32-bit stack): ESP = EBP, then POP EBP; the load from [EBP] comes first.
 void emit_leave(EmitContext& c) {
-  c.a.mov(x86::r12d, x86::dword_ptr(x86::ebp));
+  c.a.mov(x86::r12d, c.guest(x86::dword_ptr(x86::ebp)));
   c.a.lea(x86::esp, x86::ptr(x86::ebp, 4));
   c.a.mov(x86::ebp, x86::r12d);
 }
@@ -111,7 +111,7 @@ bool emit_enter(EmitContext& c, const DecodedInstruction& insn) {
   const auto ops = insn.visible_operands();
   if (insn.operand_width() != 32 || ops.size() < 2 || ops[1].imm.value.u != 0) return false;
   const auto size = static_cast<int32_t>(ops[0].imm.value.u & 0xffff);
-  c.a.mov(stack_slot(-4, 4), x86::ebp);
+  c.a.mov(stack_slot(c, -4, 4), x86::ebp);
   c.a.lea(x86::ebp, x86::ptr(x86::esp, -4));
   adjust_esp(c, -4 - size);
   return true;

@@ -35,7 +35,9 @@ void emit_segmented_address(EmitContext& c, const DecodedInstruction& insn, cons
   } else {
     ZydisDecodedOperand flat = op;
     flat.mem.segment = ZYDIS_REGISTER_DS;
-    c.a.lea(x86::r13d, guest_memory(c, insn, flat, 0, extra));
+    x86::Mem ea = guest_memory(c, insn, flat, 0, extra);
+    ea.resetSegment();
+    c.a.lea(x86::r13d, ea);
   }
   c.a.mov(x86::r14d, x86::dword_ptr(x86::r15, seg_base_offset(op.mem.segment)));
   c.a.lea(x86::r13d, x86::ptr(x86::r13, x86::r14));
@@ -53,6 +55,7 @@ bool emit_segment_override(EmitContext& c, const DecodedInstruction& insn) {
   std::array<uint8_t, kMaxInstructionLength + 4> out{};
   unsigned n = 0;
   out[n++] = 0x67;
+  if (c.cpl == 3) out[n++] = 0x65;  // the user window (EmitContext::guest)
   for (unsigned i = 0; i < z.raw.prefix_count; ++i)
     if (b[i] != 0x64 && b[i] != 0x65) out[n++] = b[i];
   out[n++] = 0x41;  // REX.B: ModRM r/m 101 names r13 (SDM vol. 2 2.2.1.2)

@@ -81,7 +81,7 @@ void emit_pushfd(EmitContext& c) {
   c.a.and_(x86::r13d, ~(kHostOwned | kFlagVm | kFlagRf));
   c.a.or_(x86::r13d, x86::r12d);
   leave_flags_frame(c);
-  c.a.mov(x86::dword_ptr(x86::esp, -4), x86::r13d);
+  c.a.mov(c.guest(x86::dword_ptr(x86::esp, -4)), x86::r13d);
   c.a.lea(x86::esp, x86::ptr(x86::esp, -4));
 }
 
@@ -95,7 +95,7 @@ void emit_popfd(EmitContext& c, const DecodedInstruction& insn) {
   const uint32_t exit_if_changed = kMonitorOwned | (c.cpl == 0 ? 0u : kFlagIf);
   const asmjit::Label slow = c.a.newLabel();
   const asmjit::Label done = c.a.newLabel();
-  c.a.mov(x86::r12d, x86::dword_ptr(x86::esp));
+  c.a.mov(x86::r12d, c.guest(x86::dword_ptr(x86::esp)));
   enter_flags_frame(c);
   c.a.mov(x86::r13d, x86::dword_ptr(x86::r15, vcpu_off::kEflags));
   c.a.xor_(x86::r13d, x86::r12d);
@@ -171,7 +171,7 @@ bool emit_push_sreg(EmitContext& c, const DecodedInstruction& insn) {
     if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && sel < 0) sel = selector_offset(op.reg.value);
   if (sel < 0) return false;
   c.a.movzx(x86::r12d, x86::word_ptr(x86::r15, sel));
-  c.a.mov(x86::word_ptr(x86::esp, -4), x86::r12w);
+  c.a.mov(c.guest(x86::word_ptr(x86::esp, -4)), x86::r12w);
   c.a.lea(x86::esp, x86::ptr(x86::esp, -4));
   return true;
 }

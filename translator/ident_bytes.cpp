@@ -15,7 +15,7 @@ unsigned ident_growth(const DecodedInstruction& insn) {
   return 1 + (has_absolute_disp32(insn) ? 1 : 0);
 }
 
-HostBytes ident_host_bytes(const DecodedInstruction& insn) {
+HostBytes ident_host_bytes(const DecodedInstruction& insn, bool user) {
   HostBytes out;
   const auto in = insn.bytes();
   if (!insn.has_memory_operand()) {
@@ -25,9 +25,12 @@ HostBytes ident_host_bytes(const DecodedInstruction& insn) {
   // 0x67 goes first: legacy prefixes may come in any order, and mandatory prefixes (66/F2/F3 of
   // SSE) must stay next to the opcode (SDM vol. 2 2.1.1, 2.2.1).
   out.data[out.size++] = 0x67;
+  if (user) out.data[out.size++] = 0x65;
   const bool rewrite = has_absolute_disp32(insn);
   const unsigned modrm_at = insn.zydis().raw.modrm.offset;
+  const unsigned prefixes = insn.zydis().raw.prefix_count;
   for (unsigned i = 0; i < in.size(); ++i) {
+    if (user && i < prefixes && (in[i] == 0x26 || in[i] == 0x2e || in[i] == 0x36 || in[i] == 0x3e)) continue;
     if (rewrite && i == modrm_at) {
       out.data[out.size++] = static_cast<uint8_t>((in[i] & 0xf8) | 0x04);  // r/m = 100: SIB follows
       out.data[out.size++] = 0x25;                                         // scale 0, no index, base 101

@@ -21,13 +21,17 @@ bool has_absolute_disp32(const DecodedInstruction& insn);
 unsigned ident_growth(const DecodedInstruction& insn);
 
 struct HostBytes {
-  std::array<uint8_t, kMaxInstructionLength + 2> data{};
+  std::array<uint8_t, kMaxInstructionLength + 3> data{};
   unsigned size = 0;
   std::span<const uint8_t> bytes() const { return {data.data(), size}; }
 };
 
 // The host copy of a guest instruction classified kIdent or kIdentAddr32 (the caller guarantees
-// the kind; classify() already refused copies that would exceed 15 bytes).
-HostBytes ident_host_bytes(const DecodedInstruction& insn);
+// the kind; classify() already refused copies that would exceed 15 bytes at CPL 0).
+// `user`: the copy runs in a CPL 3 CCF, so a memory operand also gets the GS prefix of the user
+// window (DESIGN.md 2) in place of any segment prefix the guest wrote (DS/ES/SS/CS overrides mean
+// nothing in 64-bit mode; FS/GS operands never come here, emit_segment.cpp). The result may then
+// be 16 bytes long: the caller must check against kMaxInstructionLength.
+HostBytes ident_host_bytes(const DecodedInstruction& insn, bool user = false);
 
 }  // namespace btvmm::translator

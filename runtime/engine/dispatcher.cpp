@@ -12,6 +12,7 @@
 #include "runtime/cpu/emulate_memory.h"
 #include "runtime/cpu/execute.h"
 #include "runtime/engine/simulate.h"
+#include "runtime/engine/host_gs.h"
 #include "runtime/engine/tc_fault_handler.h"
 #include "translator/classify.h"
 #include "translator/emit_ccf.h"
@@ -29,10 +30,10 @@ stats::Counter c_indirect_misses{"tc.indirect_misses", "indirect branches and re
 stats::Counter c_entries{"tc.entries", "entries into the TC from the dispatcher (each costs one fxrstor, and its exit one fxsave)"};
 stats::Counter c_interrupts{"tc.interrupts_delivered", "external interrupts delivered by the dispatcher"};
 stats::Counter c_retranslations{"tc.retranslations", "instructions retranslated as SIMULATE after repeated traced-write traps"};
-stats::Counter c_simulated_stores{"tc.simulated_stores", "stores performed by SIMULATE in the monitor"};
+stats::Counter c_simulated_stores{"tc.simulated_stores", "writes performed by SIMULATE in the monitor (mov, xchg, locked bit operations, rep stos...)"};
+stats::Counter c_unsimulated{"tc.unsimulated", "SIMULATE instructions the monitor cannot perform, returned to IDENT for good"};
 stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
 stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
-stats::Counter c_view_switches{"tc.shadow_view_switches", "switches between the supervisor and user shadow views (to user: supervisor-only mappings dropped, shadow.view_drops)"};
 stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that found their instruction decoded at translation (no fetch, no decode)"};
 stats::Counter c_exit_decodes{"tc.exit_decodes", "monitor exits that fetched and decoded their instruction again"};
 stats::Counter c_device_services{"tc.device_services", "dispatcher passes that let the host service devices (attention, port I/O, MMIO, MSR, HLT)"};
@@ -59,20 +60,21 @@ constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
 constexpr uint32_t kMxcsrDefault = 0x1f80;  // SDM vol. 1 10.2.3.1: power-up value
 }  // namespace
 
-Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, mmu::ShadowMmu& shadow,
-               mmu::AddressSpaceMapper& mapper, EngineConfig config)
+Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, WindowShadow supervisor,
+               WindowShadow user, EngineConfig config)
     : vcpu_(vcpu),
       env_(env),
       host_(host),
       mem_(mem),
-      shadow_(shadow),
-      mapper_(mapper),
+      supervisor_(supervisor),
+      user_(user),
       config_(config),
       tc_(config.tc_size),
       trampolines_(tc_),
       alive_(std::make_shared<Engine*>(this)) {
   layout_.exit_common = trampolines_.exit_common();
   layout_.simulate = &simulate_;
+  layout_.user_base = user_.base;
   cache_.chaining_enabled = config.chaining;
   // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
   if (std::all_of(std::begin(vcpu_.fxsave), std::end(vcpu_.fxsave), [](uint8_t b) { return b == 0; })) {
@@ -81,7 +83,7 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
   }
   // WriteTraces cannot forget a callback and may outlive the engine: the callback holds `alive`,
   // which the destructor clears.
-  shadow_.traces().on_write(mmu::TraceKind::kCode, [alive = alive_](Ppn page, uint32_t) {
+  traces().on_write(mmu::TraceKind::kCode, [alive = alive_](Ppn page, uint32_t) {
     if (*alive) (*alive)->code_written(page.value);
   });
   install_tc_fault_handler(this);
@@ -90,13 +92,6 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
 Engine::~Engine() {
   *alive_ = nullptr;
   uninstall_tc_fault_handler(this);
-}
-
-void Engine::select_shadow_view() {
-  const mmu::ShadowView view = vcpu_.cpl == 3 ? mmu::ShadowView::kUser : mmu::ShadowView::kSupervisor;
-  if (view == shadow_.view()) return;
-  shadow_.set_view(view);
-  c_view_switches.inc();
 }
 
 void Engine::code_written(uint32_t ppn) {
@@ -113,7 +108,7 @@ void Engine::record_fault(const GuestException& e, uint32_t eip) {
 }
 
 void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
-  if (config_.adaptive_threshold == 0 || simulate_.count(eip)) return;
+  if (config_.adaptive_threshold == 0 || simulate_.count(eip) || never_simulate_.count(eip)) return;
   if (++trap_counts_[eip] < config_.adaptive_threshold) return;
   simulate_.insert(eip);
   trap_counts_.erase(eip);
@@ -143,7 +138,7 @@ void Engine::flush_tc(std::string_view reason) {
   for (const auto& l : lookups_)
     if (l) l->clear();
   tc_.flush();
-  for (uint32_t p : code_pages_) shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);
+  for (uint32_t p : code_pages_) traces().remove(Ppn(p), mmu::TraceKind::kCode);
   code_pages_.clear();
   untrace_pending_.clear();
   ++flush_generation_;
@@ -182,8 +177,8 @@ translator::Ccf* Engine::translate(uint32_t eip) {
   for (unsigned i = 0; i < c->guest_page_count; ++i) {
     const uint32_t ppn = c->guest_pages[i];
     if (!mem_.contains(addr_of(Ppn(ppn)), kPageSize)) continue;
-    if (!(shadow_.traces().kinds(Ppn(ppn)) & mmu::bit(mmu::TraceKind::kCode))) {
-      shadow_.traces().add(Ppn(ppn), mmu::TraceKind::kCode);
+    if (!(traces().kinds(Ppn(ppn)) & mmu::bit(mmu::TraceKind::kCode))) {
+      traces().add(Ppn(ppn), mmu::TraceKind::kCode);
       code_pages_.push_back(ppn);
     }
   }
@@ -319,10 +314,13 @@ StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, tran
                                kind == translator::Kind::kReencode32;
   devices_touched_ |= emulated_access || may_touch_devices(insn.mnemonic());
   if (simulate_.count(vcpu_.eip)) {
-    if (std::optional<StepResult> r = simulate_store(vcpu_, env_, insn)) {
+    std::optional<StepResult> r = simulate_store(vcpu_, env_, insn);
+    if (!r && emulated_access) r = emulate_memory_instruction(vcpu_, env_, insn);
+    if (r) {
       c_simulated_stores.inc();
       return *r;
     }
+    return unsimulate(vcpu_.eip);
   }
   // An ordinary instruction reaches the monitor when the emitter could not compensate it in the TC
   // (e.g. an FS/GS override with AH..BH, which cannot be re-encoded with REX): emulate it exactly.
@@ -330,6 +328,25 @@ StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, tran
       kind == translator::Kind::kReencode32)
     if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return *r;
   return execute_instruction(vcpu_, env_, insn);
+}
+
+// SIMULATE chose an instruction the monitor cannot perform: it goes back to IDENT for good (its
+// traced writes are single-stepped again) and runs from a fresh translation; nothing changed yet.
+StepResult Engine::unsimulate(uint32_t eip) {
+  c_unsimulated.inc();
+  simulate_.erase(eip);
+  never_simulate_.insert(eip);
+  std::vector<translator::Ccf*> holders;
+  cache_.for_each_on_linear_page((vcpu_.seg[kCs].base + eip) >> kPageShift, [&](translator::Ccf& c) {
+    for (const translator::EmittedRange& r : c.map)
+      if (r.guest_eip == eip) return holders.push_back(&c);
+  });
+  for (translator::Ccf* c : holders) {
+    if (!c->valid) continue;
+    lookup(c->key.cpl).remove(c->key.eip, c->host);
+    cache_.invalidate(*c);
+  }
+  return StepResult::cont();
 }
 
 void Engine::record_emulation(uint32_t eip) {
@@ -382,10 +399,10 @@ void Engine::on_branch_exit() {
 
 void Engine::paging_changed(PagingEvent what, uint32_t addr) {
   switch (what) {
-    case PagingEvent::kCr0: shadow_.set_cr0(vcpu_.cr0); break;
-    case PagingEvent::kCr4: shadow_.set_cr4(vcpu_.cr4); break;
-    case PagingEvent::kCr3: shadow_.load_cr3(vcpu_.cr3); break;
-    case PagingEvent::kInvlpg: shadow_.invlpg(LinearAddr(addr)); break;
+    case PagingEvent::kCr0: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr0(vcpu_.cr0); }); break;
+    case PagingEvent::kCr4: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr4(vcpu_.cr4); }); break;
+    case PagingEvent::kCr3: for_each_shadow([&](mmu::ShadowMmu& s) { s.load_cr3(vcpu_.cr3); }); break;
+    case PagingEvent::kInvlpg: for_each_shadow([&](mmu::ShadowMmu& s) { s.invlpg(LinearAddr(addr)); }); break;
   }
   // CCFs are keyed by linear EIP: a new mapping may put other code there. Only CCFs whose code
   // mapping the event can change are cut from chains and the lookup (and re-checked on next entry).
@@ -412,6 +429,7 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
 
 RunResult Engine::run() {
   set_active_engine(this);
+  set_user_window_base(user_.base);
   for (;;) {
     if (host_.stop_requested()) return RunResult::kStopped;
     // Cleared before servicing: a timer signal that lands meanwhile leaves it set (one more pass)
@@ -428,7 +446,7 @@ RunResult Engine::run() {
     }
     for (uint32_t p : untrace_pending_) {
       if (cache_.page_has_code(p)) continue;
-      shadow_.traces().remove(Ppn(p), mmu::TraceKind::kCode);
+      traces().remove(Ppn(p), mmu::TraceKind::kCode);
       std::erase(code_pages_, p);
     }
     untrace_pending_.clear();
@@ -448,7 +466,6 @@ RunResult Engine::run() {
       flush_tc("CS base changed");
       lookup_cs_base_ = vcpu_.seg[kCs].base;
     }
-    select_shadow_view();
     translator::Ccf* ccf = find_or_translate(vcpu_.eip);
     if (!ccf) {
       const translator::GuestFault f = *tu_fault_;

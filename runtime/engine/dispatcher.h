@@ -56,12 +56,27 @@ struct CcfTraceEvent {
 };
 using CcfTraceFn = std::function<void(const CcfTraceEvent&)>;
 
+// The two shadows translated code runs on (DESIGN.md 2): the supervisor window (host address 0) for
+// CPL 0-2 code and the user window for CPL 3 code, which CPL 3 CCFs reach through the host GS base.
+// Both views are always mapped, so a CPL change changes no host mapping (no host TLB flush). Each
+// mapper is the one its shadow maps through: a traced write from translated code is let through by
+// mapping its page writable for one single-stepped instruction (tc_fault_handler.cpp).
+struct WindowShadow {
+  mmu::ShadowMmu& shadow;
+  mmu::AddressSpaceMapper& mapper;
+  uint64_t base = 0;  // host address of guest linear address 0 in this view's window
+  // The guest linear address of host address a, if a lies in this view's 4 GiB window.
+  std::optional<LinearAddr> linear(uint64_t a) const {
+    if (a - base >= (uint64_t(1) << 32)) return std::nullopt;
+    return LinearAddr(static_cast<uint32_t>(a - base));
+  }
+};
+
 class Engine {
  public:
-  // `mapper` is the one `shadow` maps through: a traced write from translated code is let through
-  // by mapping its page writable for one single-stepped instruction (tc_fault_handler.cpp).
-  Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, mmu::ShadowMmu& shadow,
-         mmu::AddressSpaceMapper& mapper, EngineConfig config = {});
+  // Both shadows share `supervisor.shadow.traces()`; user.base becomes the vCPU thread's GS base.
+  Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, WindowShadow supervisor,
+         WindowShadow user, EngineConfig config = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -81,11 +96,13 @@ class Engine {
   // match in another and a CPL change clears nothing.
   translator::TcLookup& lookup(uint8_t cpl);
   VcpuState& vcpu() { return vcpu_; }
-  // The shadow mapped in the window; its view follows the CPL (DESIGN.md 2: U/S=0 pages are
-  // unreachable from CPL 3 code), switched by select_shadow_view.
-  mmu::ShadowMmu& shadow() { return shadow_; }
-  mmu::AddressSpaceMapper& mapper() { return mapper_; }
+  // The shadow serving guest accesses from `cpl` (DESIGN.md 2: U/S=0 pages are unreachable from
+  // CPL 3 code because the user window never maps them).
+  const WindowShadow& view(uint8_t cpl) const { return cpl == 3 ? user_ : supervisor_; }
+  const WindowShadow& supervisor_view() const { return supervisor_; }
+  const WindowShadow& user_view() const { return user_; }
   mmu::GuestMemory& memory() { return mem_; }
+  mmu::WriteTraces& traces() { return supervisor_.shadow.traces(); }
 
   // Used by the fault handler (tc_fault_handler.cpp) while translated code runs.
   void record_fault(const GuestException& e, uint32_t eip);
@@ -109,9 +126,12 @@ class Engine {
   uint64_t lookup_hits() const;
   // A write to guest-physical page ppn, which holds translated code: invalidate its CCFs.
   void code_written(uint32_t ppn);
-  // Switches the shadow to the view of the current CPL.
-  void select_shadow_view();
   void flush_tc(std::string_view reason);
+  template <typename F>
+  void for_each_shadow(F f) {
+    f(supervisor_.shadow);
+    f(user_.shadow);
+  }
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
   StepResult run_in_monitor();
@@ -127,14 +147,15 @@ class Engine {
   std::optional<StepResult> emulate_in_monitor();
   StepResult deliver_tu_fault(const translator::GuestFault& f);
   void on_branch_exit();
+  StepResult unsimulate(uint32_t eip);
   bool deliver(const StepResult& r);  // false: shutdown
 
   VcpuState& vcpu_;
   CpuEnv& env_;
   ExecutionHost& host_;
   mmu::GuestMemory& mem_;
-  mmu::ShadowMmu& shadow_;
-  mmu::AddressSpaceMapper& mapper_;
+  WindowShadow supervisor_;
+  WindowShadow user_;
   EngineConfig config_;
   translator::TcMemory tc_;
   Trampolines trampolines_;
@@ -152,6 +173,7 @@ class Engine {
   bool devices_touched_ = true;
   std::unordered_map<uint32_t, unsigned> trap_counts_;
   std::unordered_set<uint32_t> simulate_;
+  std::unordered_set<uint32_t> never_simulate_;  // see unsimulate()
   std::vector<uint32_t> code_pages_;       // guest-physical pages with a kCode trace
   std::vector<uint32_t> untrace_pending_;  // pages whose CCFs all died: drop their trace
   uint64_t flush_generation_ = 0;

@@ -37,9 +37,11 @@ constexpr size_t kAltStackSize = 256 * 1024;
 Engine* g_engine = nullptr;
 bool g_installed = false;
 
-// A traced write in progress: pages mapped writable until the single step ends.
+// A traced write in progress: pages mapped writable until the single step ends, in the window of
+// the view whose access trapped.
 struct Step {
   bool active = false;
+  const WindowShadow* view = nullptr;
   std::vector<uint32_t> lpns;
 };
 Step g_step;
@@ -63,10 +65,11 @@ void leave_tc(Engine& e, greg_t* g, const GuestException& exc, uint32_t eip) {
   g[REG_RIP] = static_cast<greg_t>(e.exit_common());
 }
 
-void begin_step(Engine& e, greg_t* g, uint32_t la, const mmu::Translation& t) {
+void begin_step(Engine& e, greg_t* g, const WindowShadow& v, uint32_t la, const mmu::Translation& t) {
   const uint32_t lpn = la >> kPageShift;
   const Mpn mpn = e.memory().pmap().lookup(ppn_of(t.phys));
-  e.mapper().map(LinearAddr(lpn << kPageShift), 1, mpn, mmu::Prot::kReadWrite);
+  v.mapper.map(LinearAddr(lpn << kPageShift), 1, mpn, mmu::Prot::kReadWrite);
+  g_step.view = &v;
   g_step.lpns.push_back(lpn);
   g_step.active = true;
   g[REG_EFL] |= kTf;
@@ -77,12 +80,13 @@ void begin_step(Engine& e, greg_t* g, uint32_t la, const mmu::Translation& t) {
 void finish_step(Engine& e, greg_t* g) {
   for (uint32_t lpn : g_step.lpns) {
     const LinearAddr la(lpn << kPageShift);
-    if (const mmu::ShadowPage* p = e.shadow().mapping(la))
-      e.mapper().map(la, 1, p->mpn, p->prot);
+    if (const mmu::ShadowPage* p = g_step.view->shadow.mapping(la))
+      g_step.view->mapper.map(la, 1, p->mpn, p->prot);
     else
-      e.mapper().unmap(la, 1);
+      g_step.view->mapper.unmap(la, 1);
   }
   g_step.lpns.clear();
+  g_step.view = nullptr;
   g_step.active = false;
   g[REG_EFL] &= ~greg_t(kTf);
   const auto rip = static_cast<uint64_t>(g[REG_RIP]);
@@ -98,27 +102,65 @@ void finish_step(Engine& e, greg_t* g) {
   }
 }
 
-void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, uint32_t eip) {
+const translator::EmittedRange* range_at(const translator::Ccf& ccf, uint64_t rip) {
+  const uint64_t off = rip - reinterpret_cast<uint64_t>(ccf.host);
+  for (const translator::EmittedRange& r : ccf.map)
+    if (off >= r.host_offset && off < r.host_offset + r.host_size) return &r;
+  return nullptr;
+}
+
+// A CPL 3 string instruction runs with RSI/RDI rebased into the user window (emit_user_string.cpp):
+// before the guest sees them (exception, emulation), they become 32-bit guest offsets again.
+void unbase(greg_t* g, const translator::EmittedRange& r, uint64_t base) {
+  if (!r.based_rsi_rdi) return;
+  g[REG_RSI] = static_cast<greg_t>((static_cast<uint64_t>(g[REG_RSI]) - base) & 0xffffffffu);
+  g[REG_RDI] = static_cast<greg_t>((static_cast<uint64_t>(g[REG_RDI]) - base) & 0xffffffffu);
+}
+
+void emulate_in_monitor(Engine& e, greg_t* g, uint32_t eip) {
+  c_emulate.inc();
+  e.record_emulation(eip);
+  if (translator::Ccf* c = e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])))
+    c->note_early_exit(eip, translator::EarlyExit::kMonitorRuns);
+  g[REG_RIP] = static_cast<greg_t>(e.exit_common());
+}
+
+void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, const translator::Ccf& ccf,
+                     const translator::EmittedRange& range, uint32_t eip) {
   const auto addr = reinterpret_cast<uint64_t>(si->si_addr);
-  if (g[REG_TRAPNO] != 14 || addr >= (uint64_t(1) << 32)) {
+  const WindowShadow& v = e.view(ccf.key.cpl);
+  const std::optional<LinearAddr> la = v.linear(addr);
+  if (ccf.key.cpl == 3 && e.supervisor_view().linear(addr)) {
+    // Every CPL 3 access goes through GS or a rebased register; reaching the supervisor window
+    // would let user code see supervisor pages. A translator bug: stop rather than run on.
+    e.record_unsupported(fmt::format("CPL 3 code at guest EIP {:#x} accessed the supervisor window at {:#x}", eip, addr));
+    g[REG_RIP] = static_cast<greg_t>(e.exit_common());
+    return;
+  }
+  if (g[REG_TRAPNO] != 14 || !la) {
+    if (range.based_rsi_rdi) {
+      // A string instruction that wraps at 4 GiB walked into the user window's guards.
+      unbase(g, range, v.base);
+      return emulate_in_monitor(e, g, eip);
+    }
     c_gp.inc();
     leave_tc(e, g, gp(0), eip);
     return;
   }
   const bool write = g[REG_ERR] & 2;  // SDM vol. 3 4.7: error code bit 1 = write access
-  const mmu::FillResult r =
-      e.shadow().fill(LinearAddr(static_cast<uint32_t>(addr)), write ? mmu::AccessKind::kWrite : mmu::AccessKind::kRead);
+  const mmu::FillResult r = v.shadow.fill(*la, write ? mmu::AccessKind::kWrite : mmu::AccessKind::kRead);
   switch (r.status) {
     case mmu::FillStatus::kMapped:
       c_hidden.inc();
       return;
     case mmu::FillStatus::kGuestFault:
       c_guest_pf.inc();
+      unbase(g, range, v.base);
       leave_tc(e, g, GuestException{kPf, true, r.fault->error_code, r.fault->cr2.value}, eip);
       return;
     case mmu::FillStatus::kTracedWrite:
       c_traced.inc();
-      begin_step(e, g, static_cast<uint32_t>(addr), r.translation);
+      begin_step(e, g, v, la->value, r.translation);
       e.note_traced_write(eip, e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])));
       return;
     case mmu::FillStatus::kNotRam:
@@ -127,11 +169,8 @@ void on_memory_fault(Engine& e, greg_t* g, const siginfo_t* si, uint32_t eip) {
   }
   // Guest page 0 or memory the guest's tables lead outside RAM: the monitor executes this one
   // instruction through CpuEnv (runtime/cpu/emulate_memory.h).
-  c_emulate.inc();
-  e.record_emulation(eip);
-  if (translator::Ccf* c = e.cache().by_host(static_cast<uint64_t>(g[REG_RIP])))
-    c->note_early_exit(eip, translator::EarlyExit::kMonitorRuns);
-  g[REG_RIP] = static_cast<greg_t>(e.exit_common());
+  unbase(g, range, v.base);
+  emulate_in_monitor(e, g, eip);
 }
 
 void on_signal(int sig, siginfo_t* si, void* ctx) {
@@ -142,13 +181,14 @@ void on_signal(int sig, siginfo_t* si, void* ctx) {
   if (sig == SIGTRAP && g_step.active) return finish_step(*e, g);
   if (!e->tc().contains(rip)) return not_ours(sig, si, ctx);
   translator::Ccf* ccf = e->cache().by_host(rip);
-  const std::optional<uint32_t> eip = ccf ? ccf->guest_eip_at(rip) : std::nullopt;
+  const translator::EmittedRange* range = ccf ? range_at(*ccf, rip) : nullptr;
   // A fault in the TC outside any guest instruction (trampolines, exit stubs) is a btvmm bug.
-  if (!eip) return not_ours(sig, si, ctx);
+  if (!range) return not_ours(sig, si, ctx);
+  const std::optional<uint32_t> eip = range->guest_eip;
   switch (sig) {
     case SIGSEGV:
     case SIGBUS:
-      return on_memory_fault(*e, g, si, *eip);
+      return on_memory_fault(*e, g, si, *ccf, *range, *eip);
     case SIGFPE:
       // SDM vol. 3 6.15: #DE for divide by zero and quotient overflow; x87/SIMD errors are #MF/#XM.
       if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF) {

@@ -38,9 +38,9 @@ void two_address_spaces(Machine& m, uint32_t flags) {
   m.bytes(kCodeB, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
   m.vcpu.cr3 = kPd1;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(kPd1);
-  m.shadow->set_cr4(m.vcpu.cr4);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(kPd1);
+  m.set_cr4(m.vcpu.cr4);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 // Calls kCallee `n` times in a loop (so its CCF is chained and in the inline lookup), result in ebx.

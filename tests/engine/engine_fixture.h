@@ -72,12 +72,30 @@ class TestHost final : public ExecutionHost {
 
 class Machine {
  public:
-  explicit Machine(EngineConfig config = {}) : window(mmu::testing::test_window()), mem(kRamBytes) {
+  explicit Machine(EngineConfig config = {})
+      : window(mmu::testing::test_window()), user_window(mmu::testing::test_user_window()), mem(kRamBytes) {
     mapper = std::make_unique<mmu::WindowMapper>(window, mem.machine().fd());
+    user_mapper = std::make_unique<mmu::WindowMapper>(user_window, mem.machine().fd());
     setup_descriptors();
-    shadow = std::make_unique<mmu::ShadowMmu>(mem, *mapper, traces, mmu::GuestPagingState{vcpu.cr0, vcpu.cr3, vcpu.cr4});
-    engine = std::make_unique<Engine>(vcpu, env, host, mem, *shadow, *mapper, config);
+    const mmu::GuestPagingState paging{vcpu.cr0, vcpu.cr3, vcpu.cr4};
+    shadow = std::make_unique<mmu::ShadowMmu>(mem, *mapper, traces, paging);
+    mmu::ShadowConfig user_config;
+    user_config.view = mmu::ShadowView::kUser;
+    user_shadow = std::make_unique<mmu::ShadowMmu>(mem, *user_mapper, traces, paging, user_config);
+    make_engine(env, config);
   }
+
+  // (Re)builds the engine over `cpu_env` with both shadows.
+  void make_engine(CpuEnv& cpu_env, EngineConfig config = {}) {
+    engine.reset();
+    engine = std::make_unique<Engine>(vcpu, cpu_env, host, mem, WindowShadow{*shadow, *mapper, window.base()},
+                                      WindowShadow{*user_shadow, *user_mapper, user_window.base()}, config);
+  }
+
+  // Paging state set up directly in vcpu reaches both shadows, as the monitor's paging hook does.
+  void load_cr3(uint32_t v) { shadow->load_cr3(v), user_shadow->load_cr3(v); }
+  void set_cr0(uint32_t v) { shadow->set_cr0(v), user_shadow->set_cr0(v); }
+  void set_cr4(uint32_t v) { shadow->set_cr4(v), user_shadow->set_cr4(v); }
 
   // Assembles 32-bit code at guest-physical (= linear with paging off) address `at`.
   void code(uint32_t at, const std::function<void(asmjit::x86::Assembler&)>& body) {
@@ -111,11 +129,14 @@ class Machine {
   uint32_t stack(unsigned index) { return read32(vcpu.gpr[kEsp] + 4 * index); }
 
   mmu::Window& window;
+  mmu::Window& user_window;
   mmu::GuestMemory mem;
   mmu::WriteTraces traces;
   std::unique_ptr<mmu::WindowMapper> mapper;
+  std::unique_ptr<mmu::WindowMapper> user_mapper;
   VcpuState vcpu;
   std::unique_ptr<mmu::ShadowMmu> shadow;
+  std::unique_ptr<mmu::ShadowMmu> user_shadow;
   TestEnv env{*this};
   TestHost host;
   std::unique_ptr<Engine> engine;

@@ -150,8 +150,8 @@ TEST_CASE("engine_reflects_guest_pf_with_exact_eip_cr2_error_code_and_registers"
   m.write32(pd + 0x1000 + 4 * (hole >> 12), 0);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
   uint32_t faulting = 0;
   m.code(kCode, [&](x86::Assembler& a) {
     a.mov(x86::ebx, 0x11111111);
@@ -181,8 +181,8 @@ void identity_paging_with_hole(Machine& m, uint32_t hole) {
   m.write32(pd + 0x1000 + 4 * (hole >> 12), 0);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 TEST_CASE("engine_push_from_a_faulting_source_leaves_esp_unchanged", "[engine]") {
@@ -406,8 +406,8 @@ void identity_paging_writable_tables(Machine& m) {
   for (uint32_t i = 0; i < 1024; ++i) m.write32(pt + 4 * i, (i << 12) | 3);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 void ptemod_loop(Machine& m) {
@@ -438,6 +438,63 @@ TEST_CASE("engine_retranslates_a_store_that_keeps_trapping_on_a_page_table_as_si
   CHECK(counter("tc.simulated_stores") == 42);
 }
 
+TEST_CASE("engine_retranslates_xchg_and_locked_bit_operations_on_page_tables_as_simulate", "[engine]") {
+  // Linux changes PTEs with xchg (ptep_get_and_clear) and lock btr (ptep_set_wrprotect), not only mov.
+  stats::reset_all();
+  Machine m;
+  identity_paging_writable_tables(m);
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::edi, 0x301000 + 4 * 0x3ff);
+    a.mov(x86::ebx, 0);
+    a.mov(x86::ecx, 50);
+    a.bind(loop);
+    a.mov(x86::eax, 0x3ff003);
+    a.xchg(x86::dword_ptr(x86::edi), x86::eax);  // eax = the old PTE
+    a.add(x86::ebx, x86::eax);
+    a.lock().btr(x86::dword_ptr(x86::edi), 1);  // clear R/W
+    a.loop(loop);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff001);
+  // The first xchg reads the original 0x3ff003, the other 49 read what btr left (0x3ff001).
+  CHECK(m.vcpu.gpr[kEbx] == 0x3ff003 + 49 * 0x3ff001);
+  CHECK(counter("tc.retranslations") == 2);
+  CHECK(counter("traps.traced_write") == 16);  // 8 each before the threshold
+  CHECK(counter("tc.simulated_stores") == 2 * 42);
+}
+
+TEST_CASE("engine_returns_a_simulate_instruction_the_monitor_cannot_perform_to_ident", "[engine]") {
+  // cmpxchg8b is not among the monitor's emulated instructions (runtime/cpu/emulate_memory.h), and it
+  // writes its destination whether or not the comparison succeeds (SDM vol. 2 CMPXCHG8B). After the
+  // threshold it is tried as SIMULATE once, then translated IDENT again for good; every write stays exact.
+  stats::reset_all();
+  Machine m;
+  identity_paging_writable_tables(m);
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label loop = a.newLabel();
+    a.mov(x86::edi, 0x301000 + 4 * 0x3fe);  // the PTEs of 0x3fe000 and 0x3ff000
+    a.mov(x86::esi, 50);
+    a.bind(loop);
+    a.mov(x86::eax, 0x3fe003);
+    a.mov(x86::edx, 0x3ff003);
+    a.mov(x86::ebx, 0x3fe001);
+    a.mov(x86::ecx, 0x3ff001);
+    a.cmpxchg8b(x86::qword_ptr(x86::edi));  // succeeds once, then only writes the old value back
+    a.dec(x86::esi);
+    a.jnz(loop);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.read32(0x301000 + 4 * 0x3fe) == 0x3fe001);
+  CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff001);
+  CHECK(m.vcpu.gpr[kEax] == 0x3fe001);  // the last, failed comparison loaded the current value
+  CHECK(counter("tc.unsimulated") == 1);
+  CHECK(counter("tc.simulated_stores") == 0);
+  CHECK(counter("traps.traced_write") == 50);
+}
+
 TEST_CASE("engine_without_adaptation_traps_on_every_page_table_write", "[engine]") {
   stats::reset_all();
   Machine m(EngineConfig{.adaptive_threshold = 0});
@@ -466,8 +523,8 @@ TEST_CASE("engine_rechecks_translations_after_cr3_loads_and_reuses_unchanged_cod
   m.bytes(0x601000, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
   m.vcpu.cr3 = pd1;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd1);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd1);
+  m.set_cr0(m.vcpu.cr0);
   m.code(kCode, [&](x86::Assembler& a) {
     asmjit::Label again = a.newLabel();
     a.mov(x86::edi, 2);  // twice: the second round finds every CCF again after a CR3 load

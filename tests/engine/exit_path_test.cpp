@@ -21,8 +21,7 @@ namespace {
 
 // Rebuilds m's engine over `env` (the test's CpuEnv) instead of the fixture's TestEnv.
 void use_env(Machine& m, CpuEnv& env) {
-  m.engine.reset();
-  m.engine = std::make_unique<Engine>(m.vcpu, env, m.host, m.mem, *m.shadow, *m.mapper);
+  m.make_engine(env);
 }
 
 uint64_t counter(const char* name) {

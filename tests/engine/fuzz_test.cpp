@@ -36,8 +36,8 @@ void page_tables(Machine& m) {
   }
   m.vcpu.cr3 = kPd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(kPd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(kPd);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 }  // namespace

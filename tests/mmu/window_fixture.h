@@ -27,6 +27,13 @@ inline Window& test_window() {
   return *w;
 }
 
+// The process's user window (translated CPL 3 code), created on first use.
+inline Window& test_user_window() {
+  static std::unique_ptr<Window> w;
+  if (!w) w = std::make_unique<Window>(WindowKind::kUser);
+  return *w;
+}
+
 namespace detail {
 inline sigjmp_buf* g_jump = nullptr;
 inline uintptr_t g_fault_addr = 0;
