@@ -235,7 +235,13 @@ void Engine::make_stale(translator::Ccf& c) {
 
 translator::Ccf* Engine::find_or_translate(uint32_t eip) {
   if (translator::Ccf* c = cache_.find({eip, vcpu_.cpl})) {
-    if (!c->stale) return c;
+    if (!c->stale) {
+      // The inline lookup is direct-mapped: another CCF may have taken this slot since c was
+      // translated. Putting c back keeps an indirect branch to a hot target from missing (and
+      // leaving the TC) on every run after one collision.
+      lookup(c->key.cpl).insert(eip, c->host);
+      return c;
+    }
     const bool kept = recheck(*c);
     events_.revalidation(*c, kept);
     if (kept) {

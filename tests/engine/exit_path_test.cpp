@@ -359,3 +359,29 @@ TEST_CASE("engine_services_devices_after_each_port_access_and_each_attention", "
           a.cpuid();
         }) < 10);
 }
+
+TEST_CASE("engine_puts_an_indirect_target_evicted_from_the_inline_lookup_back", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  // Same low 16 bits: one slot of the direct-mapped inline lookup (translator/tc_lookup.h).
+  static constexpr uint32_t kTarget = 0x400800, kRival = 0x410800;
+  m.code(kTarget, [](x86::Assembler& a) { a.ret(); });
+  m.code(kRival, [](x86::Assembler& a) { a.ret(); });
+  m.code(kCode, [](x86::Assembler& a) {
+    a.mov(x86::eax, kTarget);
+    a.call(x86::eax);
+    a.mov(x86::eax, kRival);  // translating the rival evicts the target from the slot
+    a.call(x86::eax);
+    a.mov(x86::ecx, 100);
+    asmjit::Label loop = a.newLabel();
+    a.bind(loop);
+    a.mov(x86::eax, kTarget);
+    a.call(x86::eax);
+    a.dec(x86::ecx);
+    a.jnz(loop);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEcx] == 0);
+  CHECK(counter("tc.indirect_misses") < 10);
+}
