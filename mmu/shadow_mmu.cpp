@@ -22,6 +22,7 @@ stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (every non-glo
 stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
 stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound"};
 stats::Counter c_kept_global{"shadow.kept_global", "global mappings kept across guest CR3 loads"};
+stats::Counter c_deferred{"shadow.deferred_drops", "mappings whose guest entry was written, dropped at the guest's next INVLPG or CR3 load (as a TLB may)"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
 stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
 stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
@@ -63,6 +64,7 @@ void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
 void ShadowMmu::flush() {
   if (pages_.size()) mapper_.unmap_all();
   pages_.clear();
+  pending_drops_.clear();
   for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
   table_refs_.clear();
   publish_vmas();
@@ -71,6 +73,7 @@ void ShadowMmu::flush() {
 void ShadowMmu::load_cr3(uint32_t cr3) {
   state_.cr3 = cr3;
   c_flush_cr3.inc();
+  drop_pending();  // global ones too: their entries changed
   std::vector<uint32_t> victims = pages_.pages_not_global();
   if (victims.size() == pages_.size()) {
     flush();  // nothing to keep: one host call instead of one per run
@@ -99,6 +102,9 @@ void ShadowMmu::mode_changed() {
 
 void ShadowMmu::invlpg(LinearAddr la) {
   c_invlpg.inc();
+  // The whole pending set, not only this page: simpler than tracking which INVLPG covers which
+  // write, and never wrong (dropping a mapping early is always allowed).
+  drop_pending();
   const uint32_t lpn = la.value >> kPageShift;
   std::vector<uint32_t> victims = pages_.large_pages_in(lpn >> 10);
   if (pages_.find(lpn)) victims.push_back(lpn);
@@ -223,6 +229,18 @@ void ShadowMmu::page_table_written(Ppn table, uint32_t first_byte, uint32_t end_
     auto deps = pages_.pages_using(EntryRef{table, idx});
     victims.insert(victims.end(), deps.begin(), deps.end());
   }
+  if (!config_.defer_entry_write_drops) return drop(std::move(victims));
+  c_deferred.inc(victims.size());
+  pending_drops_.insert(victims.begin(), victims.end());
+}
+
+void ShadowMmu::drop_pending() {
+  if (pending_drops_.empty()) return;
+  std::vector<uint32_t> victims;
+  victims.reserve(pending_drops_.size());
+  for (uint32_t lpn : pending_drops_)
+    if (pages_.find(lpn)) victims.push_back(lpn);
+  pending_drops_.clear();
   drop(std::move(victims));
 }
 
@@ -265,6 +283,8 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
 
   c_hidden.inc();
   const uint32_t lpn = la.value >> kPageShift;
+  // A pending drop is settled here: the walk above saw the entry as it is now.
+  pending_drops_.erase(lpn);
   if (const ShadowPage* old = pages_.find(lpn)) {
     if (old->ppn == ppn && old->mpn == mem_.pmap().lookup(ppn) && old->pde == entry_ref(mem_, t.pde_addr) &&
         old->pte == entry_ref(mem_, t.pte_addr)) {

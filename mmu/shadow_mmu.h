@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <set>
 #include <vector>
 
@@ -33,6 +34,12 @@ struct ShadowConfig {
   // Flush everything rather than let the estimated VMA count pass this (vm.max_map_count is
   // 65530 for the whole process; leave it room for everything else).
   uint32_t max_vmas = 32768;
+  // A guest write to a paging entry drops the mappings derived from it only at the guest's next
+  // TLB invalidation (INVLPG, CR3 load, paging-mode change), as a processor's TLB may keep using
+  // the old translation until then (SDM vol. 3A 4.10.4.2, 4.10.4.3): guests must invalidate before
+  // relying on the change, and Linux does before it reuses a page. Many drops then cost one host
+  // call per run (an munmap of 256 pages: one instead of 256 host TLB flushes).
+  bool defer_entry_write_drops = true;
 };
 
 enum class FillStatus : uint8_t {
@@ -98,6 +105,7 @@ class ShadowMmu final : private TraceListener {
   void add_table_trace(const std::optional<EntryRef>& e);
   void release_table_trace(const std::optional<EntryRef>& e);
   void drop(std::vector<uint32_t> lpns);
+  void drop_pending();
   void publish_vmas() const;
   void mode_changed();
   void page_traced(Ppn page) override { write_protect(page); }
@@ -112,6 +120,7 @@ class ShadowMmu final : private TraceListener {
   // This shadow's references on page-table traces, per table page, released when it drops them.
   std::unordered_map<uint32_t, uint32_t> table_refs_;
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
+  std::unordered_set<uint32_t> pending_drops_;  // see ShadowConfig::defer_entry_write_drops
   ShadowView view_;
 };
 

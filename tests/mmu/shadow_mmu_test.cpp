@@ -24,13 +24,21 @@ uint64_t counter(const char* name) {
   return 0;
 }
 
+// Most tests check what a guest entry write drops, right at the write; the deferred default
+// (ShadowConfig::defer_entry_write_drops) has its own tests in shadow_view_test.cpp.
+ShadowConfig immediate_drops() {
+  ShadowConfig c;
+  c.defer_entry_write_drops = false;
+  return c;
+}
+
 struct Fixture {
   GuestMemory mem{kRam};
   GuestPageTables pt{mem, kPd, kTables};
   FakeMapper fake;
   WriteTraces traces;
 
-  ShadowMmu make(uint32_t cr0 = kPg, uint32_t cr4 = 0, ShadowConfig cfg = {}) {
+  ShadowMmu make(uint32_t cr0 = kPg, uint32_t cr4 = 0, ShadowConfig cfg = immediate_drops()) {
     stats::reset_all();
     return ShadowMmu(mem, fake, traces, GuestPagingState{cr0, pt.cr3(), cr4}, cfg);
   }
@@ -38,6 +46,7 @@ struct Fixture {
 
 ShadowConfig no_prefetch(ShadowView view = ShadowView::kSupervisor) {
   ShadowConfig c;
+  c.defer_entry_write_drops = false;  // these tests check what a write drops, at the write
   c.view = view;
   c.prefetch_pages = 1;
   return c;
@@ -217,6 +226,7 @@ TEST_CASE("prefetch_maps_only_neighbours_already_accessed_in_one_coalesced_map")
   for (uint32_t i = 0; i < 8; ++i)
     f.pt.map4k(0x00400000 + i * 0x1000, 0x200000 + i * 0x1000, kRw | (i < 4 ? kPteAccessed | kPteDirty : 0));
   ShadowConfig cfg;
+  cfg.defer_entry_write_drops = false;
   cfg.prefetch_pages = 8;
   ShadowMmu s = f.make(kPg, 0, cfg);
   uint32_t v = 0;
@@ -299,6 +309,7 @@ TEST_CASE("emulated_physical_write_over_a_page_table_drops_every_entry_it_covers
   Fixture f;
   for (uint32_t i = 1; i < 5; ++i) f.pt.map4k(i * 0x1000, 0x100000 + i * 0x1000, kRw | kPteDirty | kPteAccessed);
   ShadowConfig cfg;
+  cfg.defer_entry_write_drops = false;
   cfg.prefetch_pages = 8;
   ShadowMmu s = f.make(kPg, 0, cfg);
   int calls = 0;
@@ -372,6 +383,7 @@ TEST_CASE("random_guest_accesses_keep_shadow_consistent_with_guest_tables") {
   std::mt19937 rng(seed);
   Fixture f;
   ShadowConfig cfg;
+  cfg.defer_entry_write_drops = false;
   cfg.prefetch_pages = 4;
   ShadowMmu s = f.make(kPg | kCr0Wp, 0, cfg);
   // 32 linear pages over 16 guest frames, random rights and A/D.
@@ -423,6 +435,7 @@ TEST_CASE("page_directory_mapped_through_itself_comes_out_read_only_even_when_pr
   f.pt.set_pde(0xFFC00000, kPd | kPtePresent | kRw | kPteAccessed);
   f.pt.set_pte(0xFFFFF000, kPd | kPtePresent | kRw | kPteAccessed | kPteDirty);
   ShadowConfig cfg;
+  cfg.defer_entry_write_drops = false;
   cfg.prefetch_pages = 1024;
   ShadowMmu s = f.make(kPg, 0, cfg);
   uint32_t v = 0;
