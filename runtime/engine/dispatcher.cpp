@@ -212,13 +212,26 @@ uint64_t Engine::lookup_hits() const {
   return n;
 }
 
-bool Engine::recheck(translator::Ccf& c) {
+bool Engine::recheck(translator::Ccf& c, WalkMemo* memo) {
   const mmu::GuestPagingState paging{vcpu_.cr0, vcpu_.cr3, vcpu_.cr4};
   translator::CodeMapping now[2];
   for (unsigned i = 0; i < c.mapping_count; ++i) {
     const translator::CodeMapping& m = c.mappings[i];
-    const mmu::WalkResult w = mmu::walk(mem_, paging, LinearAddr(m.lpn << kPageShift),
-                                        mmu::Access::at_cpl(mmu::AccessKind::kFetch, c.key.cpl), mmu::WalkMode::kProbe);
+    const auto probe = [&] {
+      return mmu::walk(mem_, paging, LinearAddr(m.lpn << kPageShift),
+                       mmu::Access::at_cpl(mmu::AccessKind::kFetch, c.key.cpl), mmu::WalkMode::kProbe);
+    };
+    // A probe walk sets no A/D bits, so reusing one for the same page and privilege is exact.
+    const uint64_t key = (uint64_t(m.lpn) << 1) | (c.key.cpl == 3 ? 1 : 0);
+    mmu::WalkResult w;
+    if (!memo) {
+      w = probe();
+    } else if (auto it = memo->find(key); it != memo->end()) {
+      w = it->second;
+    } else {
+      w = probe();
+      memo->emplace(key, w);
+    }
     if (!w.ok() || ppn_of(w.translation.phys).value != m.ppn) return false;
     now[i] = {m.lpn, m.ppn, w.translation.global, w.translation.size == mmu::PageSize::k4M};
   }
@@ -410,15 +423,17 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
     case PagingEvent::kInvlpg:
       cache_.for_each_on_linear_page(addr >> kPageShift, [this](translator::Ccf& c) { make_stale(c); });
       break;
-    case PagingEvent::kCr3:
+    case PagingEvent::kCr3: {
       // Global code pages survive (SDM vol. 3A 4.10.4.1); the others are re-walked now, so code
       // the new address space maps the same way (the kernel's, without PGE) stays chained.
-      cache_.for_each_local([this](translator::Ccf& c) {
+      WalkMemo memo;
+      cache_.for_each_local([&](translator::Ccf& c) {
         if (c.stale) return;
         c_cr3_rechecks.inc();
-        if (!recheck(c)) make_stale(c);
+        if (!recheck(c, &memo)) make_stale(c);
       });
       break;
+    }
     case PagingEvent::kCr0:
     case PagingEvent::kCr4:
       cache_.for_each_valid([this](translator::Ccf& c) { make_stale(c); });

@@ -120,7 +120,10 @@ class Engine {
   translator::Ccf* translate(uint32_t eip);
   // Whether the CCF's linear code pages still map to the guest-physical pages it was translated
   // from, fetchable at its CPL; if so its mappings' global/large flags are brought up to date.
-  bool recheck(translator::Ccf& c);
+  // `memo`, when given, holds the walks already made for this paging state (many CCFs share a
+  // code page: a CR3 load then walks each page once, not once per CCF).
+  using WalkMemo = std::unordered_map<uint64_t, mmu::WalkResult>;
+  bool recheck(translator::Ccf& c, WalkMemo* memo = nullptr);
   // Cuts `c` from chains and the inline lookup until the dispatcher re-checks it.
   void make_stale(translator::Ccf& c);
   uint64_t lookup_hits() const;
