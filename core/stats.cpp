@@ -25,6 +25,12 @@ std::vector<Snapshot> snapshot() {
   return out;
 }
 
+uint64_t value_of(std::string_view name) {
+  for (const Counter* c = Registry::head(); c; c = c->next())
+    if (name == c->name()) return c->value();
+  return 0;
+}
+
 void reset_all() {
   for (Counter* c = Registry::head(); c; c = const_cast<Counter*>(c->next())) c->set(0);
 }

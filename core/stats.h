@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace btvmm::stats {
@@ -43,6 +44,8 @@ struct Snapshot {
 
 // All counters, sorted by name.
 std::vector<Snapshot> snapshot();
+// One counter's value by name; 0 for a name no counter has (tests, --metrics readers).
+uint64_t value_of(std::string_view name);
 // Resets every counter to zero (tests).
 void reset_all();
 // Human-readable table, one counter a line, grouped by the prefix before the first '.'.

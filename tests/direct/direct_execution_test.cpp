@@ -18,11 +18,6 @@ using runtime::kEcx;
 
 namespace {
 
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
 
 void expect_exception(const UserExit& x, uint8_t vector, uint32_t eip, const runtime::VcpuState& vcpu) {
   INFO("kind " << int(x.kind) << " vector " << int(x.exception.vector) << " error " << x.exception.error_code
@@ -49,9 +44,9 @@ TEST_CASE("direct_user_loop_computes_sum_and_int80_returns_after_the_instruction
   CHECK(x.return_eip == kCodeLa + 13);
   // int 0x80 arrives as SIGSYS (Syscall User Dispatch) where the host has IA-32 emulation, as
   // #GP(0x402) where it has none (no DPL-3 gate at vector 0x80): either way, one exit.
-  CHECK(counter("direct.exits_syscall") + counter("direct.exits_gp") == 1);
-  CHECK(counter("direct.exits_pf") >= 1);  // the code page was filled by a hidden fault
-  CHECK(counter("direct.entries") == counter("direct.exits_pf") + 1);
+  CHECK(stats::value_of("direct.exits_syscall") + stats::value_of("direct.exits_gp") == 1);
+  CHECK(stats::value_of("direct.exits_pf") >= 1);  // the code page was filled by a hidden fault
+  CHECK(stats::value_of("direct.entries") == stats::value_of("direct.exits_pf") + 1);
 }
 
 TEST_CASE("direct_registers_and_arithmetic_flags_round_trip_through_the_stub") {
@@ -223,7 +218,7 @@ TEST_CASE("direct_host_timer_ends_an_endless_user_loop_at_an_instruction_boundar
   m.exec.set_timer_period_us(0);
   REQUIRE(x.kind == UserExit::kInterrupt);
   CHECK((m.vcpu.eip == kCodeLa || m.vcpu.eip == kCodeLa + 1));
-  CHECK(counter("direct.exits_timer") == 1);
+  CHECK(stats::value_of("direct.exits_timer") == 1);
 }
 
 TEST_CASE("direct_kick_from_another_thread_ends_direct_execution") {

@@ -12,11 +12,6 @@ namespace x86 = asmjit::x86;
 
 namespace {
 
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
 
 constexpr uint32_t kPd1 = 0x300000, kPt1 = 0x301000, kPd2 = 0x302000, kPt2 = 0x303000;
 constexpr uint32_t kCallee = 0x3f0000;  // linear page remapped between the two code pages below
@@ -74,7 +69,7 @@ TEST_CASE("engine_invlpg_of_a_remapped_code_page_runs_the_new_code", "[engine]")
   CHECK(m.vcpu.gpr[kEbp] == 1);
   CHECK(m.vcpu.gpr[kEbx] == 2);
   // INVLPG touched only the callee's page: the caller's CCFs were never cut.
-  CHECK(counter("tc.stale") == 1);
+  CHECK(stats::value_of("tc.stale") == 1);
 }
 
 TEST_CASE("engine_invlpg_of_an_unrelated_page_keeps_code_chained", "[engine]") {
@@ -90,7 +85,7 @@ TEST_CASE("engine_invlpg_of_an_unrelated_page_keeps_code_chained", "[engine]") {
   });
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEbx] == 1);
-  CHECK(counter("tc.stale") == 0);
+  CHECK(stats::value_of("tc.stale") == 0);
 }
 
 TEST_CASE("engine_cr3_switch_runs_the_new_spaces_code_for_a_non_global_page", "[engine]") {
@@ -132,8 +127,8 @@ TEST_CASE("engine_global_code_pages_need_no_recheck_at_cr3_loads", "[engine]") {
   });
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEbx] == 1);
-  CHECK(counter("tc.cr3_rechecks") == 0);
-  CHECK(counter("tc.stale") == 0);
+  CHECK(stats::value_of("tc.cr3_rechecks") == 0);
+  CHECK(stats::value_of("tc.stale") == 0);
 }
 
 TEST_CASE("engine_global_code_page_remapped_runs_the_new_code_after_invlpg", "[engine]") {

@@ -14,14 +14,6 @@ using namespace btvmm;
 using namespace btvmm::engine_test;
 namespace x86 = asmjit::x86;
 
-namespace {
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
-}  // namespace
-
 TEST_CASE("engine_runs_ident_alu_and_reencoded_push_pop_to_hlt", "[engine]") {
   Machine m;
   uint32_t end = 0;
@@ -80,8 +72,8 @@ TEST_CASE("engine_chains_direct_branches_of_a_loop", "[engine]") {
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEax] == 500500);
   CHECK(m.vcpu.gpr[kEcx] == 0);
-  CHECK(counter("tc.chained") >= 1);
-  CHECK(counter("tc.exits_branch") < 10);
+  CHECK(stats::value_of("tc.chained") >= 1);
+  CHECK(stats::value_of("tc.exits_branch") < 10);
 }
 
 TEST_CASE("engine_without_chaining_exits_at_every_branch", "[engine]") {
@@ -96,8 +88,8 @@ TEST_CASE("engine_without_chaining_exits_at_every_branch", "[engine]") {
   });
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEcx] == 0);
-  CHECK(counter("tc.chained") == 0);
-  CHECK(counter("tc.exits_branch") >= 100);
+  CHECK(stats::value_of("tc.chained") == 0);
+  CHECK(stats::value_of("tc.exits_branch") >= 100);
 }
 
 TEST_CASE("engine_calls_and_returns_through_the_inline_lookup", "[engine]") {
@@ -120,8 +112,8 @@ TEST_CASE("engine_calls_and_returns_through_the_inline_lookup", "[engine]") {
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEax] == 600);
   CHECK(m.vcpu.gpr[kEdx] == kStackTop);
-  CHECK(counter("tc.indirect_hits") >= 190);
-  CHECK(counter("tc.indirect_misses") <= 5);
+  CHECK(stats::value_of("tc.indirect_hits") >= 190);
+  CHECK(stats::value_of("tc.indirect_misses") <= 5);
 }
 
 TEST_CASE("engine_hidden_faults_fill_the_shadow_and_retry", "[engine]") {
@@ -136,7 +128,7 @@ TEST_CASE("engine_hidden_faults_fill_the_shadow_and_retry", "[engine]") {
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEax] == 77);
   CHECK(m.read32(kData + 0x9000) == 77);
-  CHECK(counter("traps.hidden_fault") >= 1);
+  CHECK(stats::value_of("traps.hidden_fault") >= 1);
 }
 
 TEST_CASE("engine_reflects_guest_pf_with_exact_eip_cr2_error_code_and_registers", "[engine]") {
@@ -240,7 +232,7 @@ TEST_CASE("engine_divide_error_becomes_guest_de_at_the_div", "[engine]") {
   REQUIRE(m.halted_in_handler(kDe));
   CHECK(m.stack(0) == at);
   CHECK(m.vcpu.gpr[kEax] == 10);
-  CHECK(counter("traps.de") == 1);
+  CHECK(stats::value_of("traps.de") == 1);
 }
 
 TEST_CASE("engine_monitor_exits_execute_callouts_like_out_and_cli", "[engine]") {
@@ -294,8 +286,8 @@ TEST_CASE("engine_self_modifying_code_invalidates_the_stale_translation", "[engi
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEbx] == 1);
   CHECK(m.vcpu.gpr[kEax] == 2);
-  CHECK(counter("tc.invalidations") >= 1);
-  CHECK(counter("traps.traced_write") >= 1);
+  CHECK(stats::value_of("tc.invalidations") >= 1);
+  CHECK(stats::value_of("traps.traced_write") >= 1);
 }
 
 TEST_CASE("engine_adds_fs_and_gs_bases_with_32bit_wraparound", "[engine]") {
@@ -352,7 +344,7 @@ TEST_CASE("engine_runs_cli_sti_pushfd_in_the_tc_on_the_virtual_if", "[engine]") 
   CHECK((m.vcpu.gpr[kEcx] & (kFlagIf | kFlagCf)) == (kFlagIf | kFlagCf));
   CHECK((m.vcpu.gpr[kEcx] & kFlagFixed1));
   CHECK(!(m.vcpu.eflags & kFlagIf));
-  CHECK(counter("tc.monitor_exit_instructions") == 1);  // only the hlt
+  CHECK(stats::value_of("tc.monitor_exit_instructions") == 1);  // only the hlt
 }
 
 TEST_CASE("engine_flushes_a_full_tc_and_keeps_running_correctly", "[engine]") {
@@ -371,7 +363,7 @@ TEST_CASE("engine_flushes_a_full_tc_and_keeps_running_correctly", "[engine]") {
   m.vcpu.gpr[kEax] = 0;
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEax] == 1999 * 2000 / 2);
-  CHECK(counter("tc.flushes") >= 1);
+  CHECK(stats::value_of("tc.flushes") >= 1);
 }
 
 TEST_CASE("engine_measures_the_cost_of_a_monitor_exit_round_trip", "[engine][measure]") {
@@ -391,9 +383,9 @@ TEST_CASE("engine_measures_the_cost_of_a_monitor_exit_round_trip", "[engine][mea
   REQUIRE(m.run());
   const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   CHECK(m.vcpu.gpr[kEsi] == 0);
-  CHECK(counter("tc.exits_monitor") >= kIterations);
+  CHECK(stats::value_of("tc.exits_monitor") >= kIterations);
   WARN(fmt::format("monitor exit round trip (out 0x80): {:.0f} ns per iteration, {} TC entries", ns / kIterations,
-                   counter("tc.entries")));
+                   stats::value_of("tc.entries")));
 }
 
 namespace {
@@ -433,9 +425,9 @@ TEST_CASE("engine_retranslates_a_store_that_keeps_trapping_on_a_page_table_as_si
   ptemod_loop(m);
   REQUIRE(m.run());
   CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff003 + 49 * 0x1000);
-  CHECK(counter("tc.retranslations") == 1);
-  CHECK(counter("traps.traced_write") == 8);
-  CHECK(counter("tc.simulated_stores") == 42);
+  CHECK(stats::value_of("tc.retranslations") == 1);
+  CHECK(stats::value_of("traps.traced_write") == 8);
+  CHECK(stats::value_of("tc.simulated_stores") == 42);
 }
 
 TEST_CASE("engine_retranslates_xchg_and_locked_bit_operations_on_page_tables_as_simulate", "[engine]") {
@@ -460,9 +452,9 @@ TEST_CASE("engine_retranslates_xchg_and_locked_bit_operations_on_page_tables_as_
   CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff001);
   // The first xchg reads the original 0x3ff003, the other 49 read what btr left (0x3ff001).
   CHECK(m.vcpu.gpr[kEbx] == 0x3ff003 + 49 * 0x3ff001);
-  CHECK(counter("tc.retranslations") == 2);
-  CHECK(counter("traps.traced_write") == 16);  // 8 each before the threshold
-  CHECK(counter("tc.simulated_stores") == 2 * 42);
+  CHECK(stats::value_of("tc.retranslations") == 2);
+  CHECK(stats::value_of("traps.traced_write") == 16);  // 8 each before the threshold
+  CHECK(stats::value_of("tc.simulated_stores") == 2 * 42);
 }
 
 TEST_CASE("engine_returns_a_simulate_instruction_the_monitor_cannot_perform_to_ident", "[engine]") {
@@ -490,9 +482,9 @@ TEST_CASE("engine_returns_a_simulate_instruction_the_monitor_cannot_perform_to_i
   CHECK(m.read32(0x301000 + 4 * 0x3fe) == 0x3fe001);
   CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff001);
   CHECK(m.vcpu.gpr[kEax] == 0x3fe001);  // the last, failed comparison loaded the current value
-  CHECK(counter("tc.unsimulated") == 1);
-  CHECK(counter("tc.simulated_stores") == 0);
-  CHECK(counter("traps.traced_write") == 50);
+  CHECK(stats::value_of("tc.unsimulated") == 1);
+  CHECK(stats::value_of("tc.simulated_stores") == 0);
+  CHECK(stats::value_of("traps.traced_write") == 50);
 }
 
 TEST_CASE("engine_without_adaptation_traps_on_every_page_table_write", "[engine]") {
@@ -501,8 +493,8 @@ TEST_CASE("engine_without_adaptation_traps_on_every_page_table_write", "[engine]
   ptemod_loop(m);
   REQUIRE(m.run());
   CHECK(m.read32(0x301000 + 4 * 0x3ff) == 0x3ff003 + 49 * 0x1000);
-  CHECK(counter("tc.retranslations") == 0);
-  CHECK(counter("traps.traced_write") == 50);
+  CHECK(stats::value_of("tc.retranslations") == 0);
+  CHECK(stats::value_of("traps.traced_write") == 50);
 }
 
 TEST_CASE("engine_rechecks_translations_after_cr3_loads_and_reuses_unchanged_code", "[engine]") {
@@ -549,6 +541,6 @@ TEST_CASE("engine_rechecks_translations_after_cr3_loads_and_reuses_unchanged_cod
   CHECK(m.vcpu.gpr[kEax] == 1);
   // Only the callee's CCF loses its mapping at each of the four CR3 loads: the identity-mapped
   // caller's CCFs pass the re-walk and stay chained.
-  CHECK(counter("tc.stale") == 4);
-  CHECK(counter("tc.cr3_rechecks") >= 4);
+  CHECK(stats::value_of("tc.stale") == 4);
+  CHECK(stats::value_of("tc.cr3_rechecks") >= 4);
 }

@@ -24,11 +24,6 @@ void use_env(Machine& m, CpuEnv& env) {
   m.make_engine(env);
 }
 
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
 
 // A CpuEnv that wrecks every caller-saved FPU/SSE register at each port write, as any monitor
 // code is allowed to (x86-64 psABI 3.2.1): the guest must not notice.
@@ -292,8 +287,8 @@ TEST_CASE("engine_runs_a_rewritten_callout_as_its_new_bytes_say", "[engine]") {
   REQUIRE(m.run());
   CHECK(m.env.last_out.first == 0x81);
   CHECK(m.env.last_out.second == 0x22);
-  CHECK(counter("tc.exit_decode_hits") >= 4);
-  CHECK(counter("tc.exit_decodes") == 0);
+  CHECK(stats::value_of("tc.exit_decode_hits") >= 4);
+  CHECK(stats::value_of("tc.exit_decodes") == 0);
 }
 
 namespace {
@@ -383,5 +378,5 @@ TEST_CASE("engine_puts_an_indirect_target_evicted_from_the_inline_lookup_back", 
   });
   REQUIRE(m.run());
   CHECK(m.vcpu.gpr[kEcx] == 0);
-  CHECK(counter("tc.indirect_misses") < 10);
+  CHECK(stats::value_of("tc.indirect_misses") < 10);
 }

@@ -69,8 +69,8 @@ void identity_paging(Machine& m) {
   for (uint32_t i = 0; i < 1024; ++i) m.write32(pt + 4 * i, (i << 12) | 3);
   m.vcpu.cr3 = pd;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd);
+  m.set_cr0(m.vcpu.cr0);
 }
 
 }  // namespace
@@ -202,8 +202,8 @@ TEST_CASE("tc_trace_reports_cr3_stale_marking_and_the_recheck_that_drops_moved_c
   m.bytes(0x601000, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
   m.vcpu.cr3 = pd1;
   m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.shadow->load_cr3(pd1);
-  m.shadow->set_cr0(m.vcpu.cr0);
+  m.load_cr3(pd1);
+  m.set_cr0(m.vcpu.cr0);
   m.code(kCode, [&](x86::Assembler& a) {
     a.mov(x86::esi, 0x3f0000);
     a.call(x86::esi);

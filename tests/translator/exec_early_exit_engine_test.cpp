@@ -13,11 +13,6 @@ namespace x86 = asmjit::x86;
 
 namespace {
 
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
 
 }  // namespace
 
@@ -38,11 +33,11 @@ TEST_CASE("exec_counters_leave_out_the_faulting_instruction_and_those_after_it",
     REQUIRE(m.halted_in_handler(kDe));
   }
   // mov, xor, xor in the TC, then the handler's hlt in the monitor.
-  CHECK(counter("exec.cpl0.ident") == 3);
-  CHECK(counter("exec.cpl0.monitor") == 1);
-  CHECK(counter("exec.cpl0.instructions") == 4);
-  CHECK(counter("exec.callouts.hlt") == 1);
-  CHECK(counter("exec.ccf_runs") == 2);
+  CHECK(stats::value_of("exec.cpl0.ident") == 3);
+  CHECK(stats::value_of("exec.cpl0.monitor") == 1);
+  CHECK(stats::value_of("exec.cpl0.instructions") == 4);
+  CHECK(stats::value_of("exec.callouts.hlt") == 1);
+  CHECK(stats::value_of("exec.ccf_runs") == 2);
 }
 
 TEST_CASE("exec_counters_count_an_emulated_access_as_monitor_work_and_not_what_follows", "[exec]") {
@@ -61,12 +56,12 @@ TEST_CASE("exec_counters_count_an_emulated_access_as_monitor_work_and_not_what_f
   }
   // First CCF: mov ebx in the TC, the load emulated. The dispatcher resumes at the add (a CCF of
   // add + out), then the hlt's CCF.
-  CHECK(counter("traps.emulate") == 1);
-  CHECK(counter("exec.cpl0.ident") == 2);    // mov ebx, add
-  CHECK(counter("exec.cpl0.monitor") == 3);  // the emulated load, out, hlt
-  CHECK(counter("exec.cpl0.instructions") == 5);
-  CHECK(counter("exec.callouts.io") == 1);
-  CHECK(counter("exec.callouts.hlt") == 1);
+  CHECK(stats::value_of("traps.emulate") == 1);
+  CHECK(stats::value_of("exec.cpl0.ident") == 2);    // mov ebx, add
+  CHECK(stats::value_of("exec.cpl0.monitor") == 3);  // the emulated load, out, hlt
+  CHECK(stats::value_of("exec.cpl0.instructions") == 5);
+  CHECK(stats::value_of("exec.callouts.io") == 1);
+  CHECK(stats::value_of("exec.callouts.hlt") == 1);
 }
 
 TEST_CASE("exec_counters_count_a_popfd_the_monitor_finishes_as_a_flags_callout", "[exec]") {
@@ -82,13 +77,13 @@ TEST_CASE("exec_counters_count_a_popfd_the_monitor_finishes_as_a_flags_callout",
     REQUIRE(m.run());
     REQUIRE((m.vcpu.eflags & kFlagIopl) == kFlagIopl);
   }
-  CHECK(counter("exec.cpl0.reencode") == 1);  // push imm32
-  CHECK(counter("exec.cpl0.virtual_cpu") == 0);
-  CHECK(counter("exec.cpl0.ident") == 1);     // mov ebx, once (in the CCF the dispatcher starts there)
-  CHECK(counter("exec.cpl0.monitor") == 2);   // popfd, hlt
-  CHECK(counter("exec.cpl0.instructions") == 4);
-  CHECK(counter("exec.callouts.flags") == 1);
-  CHECK(counter("exec.callouts.hlt") == 1);
+  CHECK(stats::value_of("exec.cpl0.reencode") == 1);  // push imm32
+  CHECK(stats::value_of("exec.cpl0.virtual_cpu") == 0);
+  CHECK(stats::value_of("exec.cpl0.ident") == 1);     // mov ebx, once (in the CCF the dispatcher starts there)
+  CHECK(stats::value_of("exec.cpl0.monitor") == 2);   // popfd, hlt
+  CHECK(stats::value_of("exec.cpl0.instructions") == 4);
+  CHECK(stats::value_of("exec.callouts.flags") == 1);
+  CHECK(stats::value_of("exec.callouts.hlt") == 1);
 }
 
 TEST_CASE("exec_counters_stop_at_an_interrupt_taken_after_the_sti_shadow", "[exec]") {
@@ -107,11 +102,11 @@ TEST_CASE("exec_counters_stop_at_an_interrupt_taken_after_the_sti_shadow", "[exe
     REQUIRE(m.halted_in_handler(31));
     REQUIRE(m.vcpu.gpr[kEcx] == 0);
   }
-  CHECK(counter("exec.cpl0.ident") == 2);  // mov eax, mov ebx
-  CHECK(counter("exec.cpl0.virtual_cpu") == 1);
-  CHECK(counter("exec.cpl0.monitor") == 1);  // the handler's hlt
-  CHECK(counter("exec.cpl0.instructions") == 4);
-  CHECK(counter("exec.callouts.hlt") == 1);
+  CHECK(stats::value_of("exec.cpl0.ident") == 2);  // mov eax, mov ebx
+  CHECK(stats::value_of("exec.cpl0.virtual_cpu") == 1);
+  CHECK(stats::value_of("exec.cpl0.monitor") == 1);  // the handler's hlt
+  CHECK(stats::value_of("exec.cpl0.instructions") == 4);
+  CHECK(stats::value_of("exec.callouts.hlt") == 1);
 }
 
 TEST_CASE("exec_counters_stop_after_a_store_that_invalidates_its_own_ccf", "[exec]") {
@@ -131,8 +126,8 @@ TEST_CASE("exec_counters_stop_after_a_store_that_invalidates_its_own_ccf", "[exe
     REQUIRE(m.vcpu.gpr[kEax] == 2);
   }
   // mov edi and the store in the first CCF, which leaves; mov eax and hlt from the new one.
-  CHECK(counter("exec.cpl0.ident") == 3);
-  CHECK(counter("exec.cpl0.monitor") == 1);
-  CHECK(counter("exec.cpl0.instructions") == 4);
-  CHECK(counter("exec.callouts.hlt") == 1);
+  CHECK(stats::value_of("exec.cpl0.ident") == 3);
+  CHECK(stats::value_of("exec.cpl0.monitor") == 1);
+  CHECK(stats::value_of("exec.cpl0.instructions") == 4);
+  CHECK(stats::value_of("exec.callouts.hlt") == 1);
 }

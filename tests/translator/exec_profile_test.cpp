@@ -16,11 +16,6 @@ using namespace btvmm::translator;
 
 namespace {
 
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
 
 DecodedInstruction decoded(std::vector<uint8_t> bytes) {
   const DecodeResult r = decode(bytes, 0x1000);
@@ -50,16 +45,16 @@ TEST_CASE("exec_profile_folds_runs_times_instructions_per_cpl_and_once") {
     user.add(ExecKind::kBranchDirect);
     *user.runs_address() += 5;
   }  // destruction folds what is left
-  CHECK(counter("exec.ccf_runs") == 17);
-  CHECK(counter("exec.cpl0.ident") == 36);
-  CHECK(counter("exec.cpl0.monitor") == 12);
-  CHECK(counter("exec.cpl0.instructions") == 48);
-  CHECK(counter("exec.callouts.io") == 12);
-  CHECK(counter("exec.cpl0.ident_percent") == 75);
-  CHECK(counter("exec.cpl0.in_tc_percent") == 75);
-  CHECK(counter("exec.cpl3.branch_direct") == 5);
-  CHECK(counter("exec.cpl3.instructions") == 5);
-  CHECK(counter("exec.cpl3.ident") == 0);
+  CHECK(stats::value_of("exec.ccf_runs") == 17);
+  CHECK(stats::value_of("exec.cpl0.ident") == 36);
+  CHECK(stats::value_of("exec.cpl0.monitor") == 12);
+  CHECK(stats::value_of("exec.cpl0.instructions") == 48);
+  CHECK(stats::value_of("exec.callouts.io") == 12);
+  CHECK(stats::value_of("exec.cpl0.ident_percent") == 75);
+  CHECK(stats::value_of("exec.cpl0.in_tc_percent") == 75);
+  CHECK(stats::value_of("exec.cpl3.branch_direct") == 5);
+  CHECK(stats::value_of("exec.cpl3.instructions") == 5);
+  CHECK(stats::value_of("exec.cpl3.ident") == 0);
 }
 
 TEST_CASE("exec_profile_subtracts_the_instructions_early_exits_did_not_run") {
@@ -81,14 +76,14 @@ TEST_CASE("exec_profile_subtracts_the_instructions_early_exits_did_not_run") {
     p.fold();  // the exits were folded with their runs: nothing more
   }
   // 10 runs: 5 complete, 3 leave at 1 (the monitor runs it), 2 leave before 2.
-  CHECK(counter("exec.cpl0.ident") == 10 + 5);
-  CHECK(counter("exec.cpl0.virtual_cpu") == 7);
-  CHECK(counter("exec.cpl0.reencode") == 5);
-  CHECK(counter("exec.cpl0.monitor") == 5 + 3);
-  CHECK(counter("exec.cpl0.instructions") == 15 + 7 + 5 + 8);
-  CHECK(counter("exec.callouts.io") == 5);
-  CHECK(counter("exec.callouts.flags") == 3);
-  CHECK(counter("exec.ccf_runs") == 10);
+  CHECK(stats::value_of("exec.cpl0.ident") == 10 + 5);
+  CHECK(stats::value_of("exec.cpl0.virtual_cpu") == 7);
+  CHECK(stats::value_of("exec.cpl0.reencode") == 5);
+  CHECK(stats::value_of("exec.cpl0.monitor") == 5 + 3);
+  CHECK(stats::value_of("exec.cpl0.instructions") == 15 + 7 + 5 + 8);
+  CHECK(stats::value_of("exec.callouts.io") == 5);
+  CHECK(stats::value_of("exec.callouts.flags") == 3);
+  CHECK(stats::value_of("exec.ccf_runs") == 10);
 }
 
 TEST_CASE("exec_chained_transfers_are_runs_not_entered_by_the_dispatcher_or_the_inline_lookup") {
@@ -98,7 +93,7 @@ TEST_CASE("exec_chained_transfers_are_runs_not_entered_by_the_dispatcher_or_the_
     *p.runs_address() = 100;
   }
   publish_derived_exec_counters();  // tc.entries and tc.indirect_hits are 0 in this test binary
-  CHECK(counter("exec.transfers_chained") == 100);
+  CHECK(stats::value_of("exec.transfers_chained") == 100);
 }
 
 TEST_CASE("callout_kinds_tell_control_registers_from_segment_loads_and_io") {

@@ -13,11 +13,6 @@ namespace x86 = asmjit::x86;
 
 namespace {
 
-uint64_t counter(const char* name) {
-  for (const auto& s : stats::snapshot())
-    if (s.name == name) return s.value;
-  return 0;
-}
 
 constexpr uint32_t kTss = 0x4000;
 constexpr uint32_t kRing0Stack = 0x70000;
@@ -69,7 +64,7 @@ TEST_CASE("popfd_in_the_tc_restores_every_arithmetic_flag_and_df", "[virtual_fla
     const uint32_t ah = (m.vcpu.gpr[kEdx] >> 8) & 0xff;
     CHECK((ah & (kFlagCf | kFlagPf | kFlagAf | kFlagZf | kFlagSf)) == (image & 0xd5));
     CHECK((m.vcpu.gpr[kEcx] & 0xff) == ((image & kFlagOf) ? 1u : 0u));
-    CHECK(counter("tc.exits_monitor") == 1);  // only the hlt: popfd stayed in the TC
+    CHECK(stats::value_of("tc.exits_monitor") == 1);  // only the hlt: popfd stayed in the TC
   }
 }
 
@@ -90,7 +85,7 @@ TEST_CASE("popfd_at_cpl0_sets_and_clears_if_in_the_tc", "[virtual_flags]") {
   CHECK((m.vcpu.gpr[kEcx] & kFlagIf) != 0);
   CHECK((m.vcpu.gpr[kEbx] & kFlagIf) == 0);
   CHECK((m.vcpu.eflags & kFlagIf) == 0);
-  CHECK(counter("tc.exits_monitor") == 1);
+  CHECK(stats::value_of("tc.exits_monitor") == 1);
 }
 
 TEST_CASE("popfd_that_changes_iopl_tf_nt_ac_or_id_is_done_by_the_monitor", "[virtual_flags]") {
@@ -107,7 +102,7 @@ TEST_CASE("popfd_that_changes_iopl_tf_nt_ac_or_id_is_done_by_the_monitor", "[vir
     INFO("flag " << std::hex << flag);
     CHECK((m.vcpu.eflags & flag) == flag);
     CHECK((m.vcpu.gpr[kEbx] & (flag | kFlagCf)) == (flag | kFlagCf));
-    CHECK(counter("tc.exits_monitor") == 2);  // the popfd and the hlt
+    CHECK(stats::value_of("tc.exits_monitor") == 2);  // the popfd and the hlt
   }
 }
 
@@ -132,7 +127,7 @@ TEST_CASE("popfd_at_cpl3_leaves_iopl_and_if_unchanged", "[virtual_flags]") {
   CHECK((m.vcpu.gpr[kEbx] & kFlagIf) == kFlagIf);
   CHECK((m.vcpu.gpr[kEbx] & kFlagCf) == kFlagCf);
   CHECK((m.vcpu.gpr[kEcx] & (kFlagIf | kFlagZf | kFlagCf)) == (kFlagIf | kFlagZf));
-  CHECK(counter("tc.exits_monitor") == 3);  // the IOPL popfd, the ring-3 hlt, the handler's hlt
+  CHECK(stats::value_of("tc.exits_monitor") == 3);  // the IOPL popfd, the ring-3 hlt, the handler's hlt
 }
 
 TEST_CASE("sti_takes_a_pending_interrupt_right_after_the_next_instruction_and_not_before", "[virtual_flags]") {
@@ -224,8 +219,8 @@ TEST_CASE("sti_cli_with_an_interrupt_waiting_neither_takes_it_nor_leaves_the_tc"
   CHECK_FALSE(m.halted_in_handler(kIrq));
   CHECK(m.host.pending.has_value());
   CHECK(m.vcpu.gpr[kEcx] == 0);
-  CHECK(counter("tc.exits_monitor") == 1);
-  CHECK(counter("tc.exits_interrupt") == 0);
+  CHECK(stats::value_of("tc.exits_monitor") == 1);
+  CHECK(stats::value_of("tc.exits_interrupt") == 0);
 }
 
 TEST_CASE("executed_instruction_counters_fold_runs_times_instructions_by_kind", "[virtual_flags]") {
@@ -246,14 +241,14 @@ TEST_CASE("executed_instruction_counters_fold_runs_times_instructions_by_kind", 
     REQUIRE(m.run());
     REQUIRE(m.vcpu.gpr[kEax] == 100);
   }  // the engine and its CCFs are gone: their counts are folded
-  CHECK(counter("exec.cpl0.ident") == 1 + 2 * 100);
-  CHECK(counter("exec.cpl0.virtual_cpu") == 100);
-  CHECK(counter("exec.cpl0.branch_direct") == 100);
-  CHECK(counter("exec.cpl0.monitor") == 2);
-  CHECK(counter("exec.callouts.io") == 1);
-  CHECK(counter("exec.callouts.hlt") == 1);
-  CHECK(counter("exec.cpl0.instructions") == 1 + 4 * 100 + 2);
-  CHECK(counter("exec.cpl0.ident_percent") == 100 * 201 / 403);
+  CHECK(stats::value_of("exec.cpl0.ident") == 1 + 2 * 100);
+  CHECK(stats::value_of("exec.cpl0.virtual_cpu") == 100);
+  CHECK(stats::value_of("exec.cpl0.branch_direct") == 100);
+  CHECK(stats::value_of("exec.cpl0.monitor") == 2);
+  CHECK(stats::value_of("exec.callouts.io") == 1);
+  CHECK(stats::value_of("exec.callouts.hlt") == 1);
+  CHECK(stats::value_of("exec.cpl0.instructions") == 1 + 4 * 100 + 2);
+  CHECK(stats::value_of("exec.cpl0.ident_percent") == 100 * 201 / 403);
 }
 
 TEST_CASE("mov_and_push_of_segment_registers_store_the_guest_selectors_in_the_tc", "[virtual_flags]") {
@@ -280,5 +275,5 @@ TEST_CASE("mov_and_push_of_segment_registers_store_the_guest_selectors_in_the_tc
   CHECK((m.vcpu.gpr[kEcx] & 0xffff) == 0x33);
   CHECK(m.vcpu.gpr[kEsp] == kStackTop - 4);
   CHECK(m.read32(kStackTop - 4) == 0xbbbb0033);  // only the low 16 bits of the slot are written
-  CHECK(counter("tc.exits_monitor") == 1);
+  CHECK(stats::value_of("tc.exits_monitor") == 1);
 }
