@@ -14,11 +14,16 @@ stats::Counter c_invalidations{"tc.invalidations", "CCFs invalidated by writes t
 stats::Counter c_stale{"tc.stale", "CCFs cut from chains and the inline lookup because a CR3 load, INVLPG or paging-mode change may have moved their code"};
 }  // namespace
 
-std::optional<uint32_t> Ccf::guest_eip_at(uint64_t host_addr) const {
+const EmittedRange* Ccf::range_at(uint64_t host_addr) const {
   const uint64_t off = host_addr - reinterpret_cast<uint64_t>(host);
   for (const EmittedRange& r : map)
-    if (off >= r.host_offset && off < r.host_offset + r.host_size) return r.guest_eip;
-  return std::nullopt;
+    if (off >= r.host_offset && off < r.host_offset + r.host_size) return &r;
+  return nullptr;
+}
+
+std::optional<uint32_t> Ccf::guest_eip_at(uint64_t host_addr) const {
+  const EmittedRange* r = range_at(host_addr);
+  return r ? std::optional<uint32_t>(r->guest_eip) : std::nullopt;
 }
 
 void Ccf::note_early_exit(uint32_t eip, EarlyExit how) {

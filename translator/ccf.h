@@ -73,8 +73,9 @@ struct Ccf {
     auto h = reinterpret_cast<uint64_t>(host);
     return host_addr >= h && host_addr < h + host_size;
   }
-  // Guest EIP of the instruction whose host code covers host_addr (empty outside every
-  // instruction: prologue and exit stubs, which never touch guest memory).
+  // The guest instruction whose host code covers host_addr, and its EIP (null/empty outside
+  // every instruction: prologue and exit stubs, which never touch guest memory).
+  const EmittedRange* range_at(uint64_t host_addr) const;
   std::optional<uint32_t> guest_eip_at(uint64_t host_addr) const;
   // A run left at its guest instruction `eip` (a fault or emulation exit; exec_profile.h).
   void note_early_exit(uint32_t eip, EarlyExit how);

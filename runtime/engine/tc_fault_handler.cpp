@@ -102,13 +102,6 @@ void finish_step(Engine& e, greg_t* g) {
   }
 }
 
-const translator::EmittedRange* range_at(const translator::Ccf& ccf, uint64_t rip) {
-  const uint64_t off = rip - reinterpret_cast<uint64_t>(ccf.host);
-  for (const translator::EmittedRange& r : ccf.map)
-    if (off >= r.host_offset && off < r.host_offset + r.host_size) return &r;
-  return nullptr;
-}
-
 // A CPL 3 string instruction runs with RSI/RDI rebased into the user window (emit_user_string.cpp):
 // before the guest sees them (exception, emulation), they become 32-bit guest offsets again.
 void unbase(greg_t* g, const translator::EmittedRange& r, uint64_t base) {
@@ -181,7 +174,7 @@ void on_signal(int sig, siginfo_t* si, void* ctx) {
   if (sig == SIGTRAP && g_step.active) return finish_step(*e, g);
   if (!e->tc().contains(rip)) return not_ours(sig, si, ctx);
   translator::Ccf* ccf = e->cache().by_host(rip);
-  const translator::EmittedRange* range = ccf ? range_at(*ccf, rip) : nullptr;
+  const translator::EmittedRange* range = ccf ? ccf->range_at(rip) : nullptr;
   // A fault in the TC outside any guest instruction (trampolines, exit stubs) is a btvmm bug.
   if (!range) return not_ours(sig, si, ctx);
   const std::optional<uint32_t> eip = range->guest_eip;
