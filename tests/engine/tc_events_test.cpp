@@ -187,23 +187,7 @@ TEST_CASE("tc_trace_reports_invlpg_stale_marking_and_the_recheck_that_reuses_the
 
 TEST_CASE("tc_trace_reports_cr3_stale_marking_and_the_recheck_that_drops_moved_code", "[engine][trace]") {
   Machine m;
-  // Two address spaces that differ only at linear 0x3f0000 (-> 0x600000 or 0x601000).
-  const uint32_t pd1 = 0x300000, pt1 = 0x301000, pd2 = 0x302000, pt2 = 0x303000;
-  m.mem.fill(GuestPhysAddr(pd1), 0, 4 * kPageSize);
-  m.write32(pd1, pt1 | 3);
-  m.write32(pd2, pt2 | 3);
-  for (uint32_t i = 0; i < 1024; ++i) {
-    m.write32(pt1 + 4 * i, (i << 12) | 3);
-    m.write32(pt2 + 4 * i, (i << 12) | 3);
-  }
-  m.write32(pt1 + 4 * 0x3f0, 0x600000 | 3);
-  m.write32(pt2 + 4 * 0x3f0, 0x601000 | 3);
-  m.bytes(0x600000, {0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 1; ret
-  m.bytes(0x601000, {0xB8, 0x02, 0x00, 0x00, 0x00, 0xC3});  // mov eax, 2; ret
-  m.vcpu.cr3 = pd1;
-  m.vcpu.cr0 |= mmu::kCr0Pg;
-  m.load_cr3(pd1);
-  m.set_cr0(m.vcpu.cr0);
+  const auto [pd1, pd2] = two_address_spaces_differing_at_0x3f0000(m);
   m.code(kCode, [&](x86::Assembler& a) {
     a.mov(x86::esi, 0x3f0000);
     a.call(x86::esi);
