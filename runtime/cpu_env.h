@@ -40,6 +40,17 @@ class CpuEnv {
   // On failure the returned exception is the #PF to deliver (with cr2 and error code).
   virtual std::optional<GuestException> read_linear(uint32_t la, void* dst, unsigned size, bool user) = 0;
   virtual std::optional<GuestException> write_linear(uint32_t la, const void* src, unsigned size, bool user) = 0;
+  // A run of REP MOVS/STOS elements, [dst, dst + len) and [src, src + len) each inside one page,
+  // done as one access: true when done; false when nothing was done because some byte is not
+  // plain guest RAM, the paging refuses, or source and destination share bytes. The caller then
+  // moves the run element by element, which raises the exact fault at the exact element. Both
+  // default to false, so an environment without them is always exact, only slower.
+  virtual bool copy_linear(uint32_t /*dst*/, uint32_t /*src*/, unsigned /*len*/, bool /*user*/) { return false; }
+  // Fills [dst, dst + len) with the `pattern_size`-byte little-endian `pattern` (STOS).
+  virtual bool fill_linear(uint32_t /*dst*/, uint32_t /*pattern*/, unsigned /*pattern_size*/, unsigned /*len*/,
+                           bool /*user*/) {
+    return false;
+  }
   virtual uint32_t io_read(uint16_t port, unsigned size) = 0;
   virtual void io_write(uint16_t port, unsigned size, uint32_t value) = 0;
   // The guest changed CR0/CR3/CR4 or executed INVLPG (addr is the linear address for INVLPG).
@@ -52,6 +63,10 @@ class CpuEnv {
   // Whether host_tsc() runs at a constant rate, also in deep sleep states (an invariant TSC,
   // SDM vol. 3 17.17.1); CPUID.80000007H:EDX[8] reports it. Constant for an env's life.
   virtual bool tsc_invariant() { return false; }
+  // IA32_ARCH_CAPABILITIES for the guest (SDM vol. 4 table 2-2), or 0 for "no such MSR": only
+  // "not affected" bits (MDS_NO, TAA_NO, ...) that hold on the host the guest really runs on, so
+  // the guest skips mitigations (VERW on every return to user) that protect against nothing here.
+  virtual uint64_t arch_capabilities() { return 0; }
 };
 
 }  // namespace btvmm::runtime

@@ -27,6 +27,8 @@ constexpr uint32_t kHypervisor = 1u << 31;
 // and skips the clocksource watchdog; otherwise its watchdog here is the PIT clocksource, built on
 // jiffies, which lags whenever a tick is late on a busy host and wrongly marks the TSC unstable.
 constexpr uint32_t kTscAdjust = 1u << 1;
+// CPUID.(EAX=07H,ECX=0):EDX bit 29: IA32_ARCH_CAPABILITIES is readable.
+constexpr uint32_t kArchCapabilitiesMsr = 1u << 29;
 constexpr uint32_t kInvariantTsc = 1u << 8;
 
 // Family 6, model 13, stepping 6 (a Pentium M class part: SSE2 without PAE or an APIC).
@@ -81,7 +83,8 @@ void set_edx_eax(VcpuState& vcpu, uint64_t v) {
 
 }  // namespace
 
-CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool tsc_invariant) {
+CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool tsc_invariant,
+                       uint64_t arch_capabilities) {
   // Intel: a leaf above the highest basic or extended one returns the highest basic leaf.
   if (leaf >= 0x80000000) {
     if (leaf > kMaxExtendedLeaf) leaf = kMaxBasicLeaf;
@@ -96,8 +99,11 @@ CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool t
     // Leaf 2: AL = 1 (one call) and descriptor 0xFF: "no cache descriptors here, see leaf 4".
     case 2: return {0x0000ff01, 0, 0, 0};
     case 4: return cache_leaf(subleaf);
-    // Leaf 7 sub-leaf 0 (the only one: EAX = 0): of the structured extended features only TSC_ADJUST.
-    case 7: return {0, subleaf == 0 ? kTscAdjust : 0, 0, 0};
+    // Leaf 7 sub-leaf 0 (the only one: EAX = 0): of the structured extended features only
+    // TSC_ADJUST and, when the env has bits for it, ARCH_CAPABILITIES.
+    case 7:
+      if (subleaf != 0) return {};
+      return {0, kTscAdjust, 0, arch_capabilities ? kArchCapabilitiesMsr : 0};
     // Leaves 3-0x14 otherwise zero, every sub-leaf: no serial number, MONITOR, thermal/power
     // features, DCA, architectural PMU (leaf 0xa version 0), x2APIC topology (leaf 0xb EBX = 0:
     // not present), XSAVE, RDT, SGX or processor trace.
@@ -125,8 +131,8 @@ void exec_cpuid(VcpuState& vcpu, CpuEnv& env) {
   // Only leaves 0x15/0x16 (and the out-of-range leaves that alias 0x16) need the rate; asking
   // for it lazily keeps its one-time measurement away from guests that never look.
   const bool needs_rate = leaf >= 0x15 && !(leaf >= 0x80000000 && leaf <= kMaxExtendedLeaf);
-  const CpuidResult r =
-      cpuid_leaf(leaf, vcpu.gpr[kEcx], needs_rate ? env.tsc_khz() : 0, leaf == 0x80000007 && env.tsc_invariant());
+  const CpuidResult r = cpuid_leaf(leaf, vcpu.gpr[kEcx], needs_rate ? env.tsc_khz() : 0,
+                                  leaf == 0x80000007 && env.tsc_invariant(), leaf == 7 ? env.arch_capabilities() : 0);
   vcpu.gpr[kEax] = r.eax;
   vcpu.gpr[kEbx] = r.ebx;
   vcpu.gpr[kEcx] = r.ecx;
@@ -142,6 +148,12 @@ Fault exec_rdmsr(VcpuState& vcpu, CpuEnv& env) {
     case kMsrTscAdjust: set_edx_eax(vcpu, vcpu.tsc_adjust); return std::nullopt;
     case kMsrBiosSignId: set_edx_eax(vcpu, 0); return std::nullopt;
     case kMsrMiscEnable: set_edx_eax(vcpu, 1); return std::nullopt;
+    case kMsrArchCapabilities:
+      if (const uint64_t caps = env.arch_capabilities()) {
+        set_edx_eax(vcpu, caps);
+        return std::nullopt;
+      }
+      return gp(0);
     case kMsrSysenterCs: set_edx_eax(vcpu, vcpu.sysenter_cs); return std::nullopt;
     case kMsrSysenterEsp: set_edx_eax(vcpu, vcpu.sysenter_esp); return std::nullopt;
     case kMsrSysenterEip: set_edx_eax(vcpu, vcpu.sysenter_eip); return std::nullopt;

@@ -22,7 +22,9 @@ struct CpuidResult {
 // CPUID leaf `leaf`, sub-leaf `subleaf` (leaves 4 and 7 have sub-leaves; every one of this model
 // but leaf 7 sub-leaf 0 is empty), for a guest TSC running at `tsc_khz` (0: rate unknown, leaves
 // 0x15/0x16 say so) that is invariant or not (CPUID.80000007H:EDX[8]).
-CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool tsc_invariant = false);
+// With `arch_capabilities` non-zero, CPUID.(EAX=07H,ECX=0):EDX[29] says IA32_ARCH_CAPABILITIES exists.
+CpuidResult cpuid_leaf(uint32_t leaf, uint32_t subleaf, uint32_t tsc_khz, bool tsc_invariant = false,
+                       uint64_t arch_capabilities = 0);
 
 // Highest basic leaf: 0x16, the processor frequency leaf (SDM vol. 2 CPUID).
 inline constexpr uint32_t kMaxBasicLeaf = 0x16;
@@ -38,6 +40,9 @@ inline constexpr uint32_t kMsrBiosSignId = 0x8b;  // microcode revision: reads 0
 // IA32_MISC_ENABLE: Linux reads it without a safe wrapper on family 6 model >= 13 (fast-string
 // check in early_init_intel); reads give bit 0 (fast strings enabled), writes are ignored.
 inline constexpr uint32_t kMsrMiscEnable = 0x1a0;
+// IA32_ARCH_CAPABILITIES (read-only; SDM vol. 4 table 2-2): present when the env reports bits
+// (CpuEnv::arch_capabilities), as KVM derives them from the host; WRMSR is #GP(0).
+inline constexpr uint32_t kMsrArchCapabilities = 0x10a;
 inline constexpr uint32_t kMsrSysenterCs = 0x174;
 inline constexpr uint32_t kMsrSysenterEsp = 0x175;
 inline constexpr uint32_t kMsrSysenterEip = 0x176;

@@ -3,6 +3,7 @@
 // MOVS..SCAS and REP/REPE/REPNE). Each element commits its effects before the next starts, so a
 // fault leaves ECX/ESI/EDI at the faulting element, as hardware does. Never uses a segment
 // override for ES:EDI, which cannot be overridden.
+#include <algorithm>
 #include <optional>
 
 #include "runtime/cpu/emulate_internal.h"
@@ -28,6 +29,46 @@ std::optional<StringOp> string_op_of(const ZydisDecodedInstruction& z) {
   }
 }
 
+// Guest paging granule (SDM vol. 3 4.3: 4-KByte pages; a 4-MByte page only makes a run shorter).
+constexpr uint32_t kGuestPageSize = 4096;
+
+// Whole elements from the one at linear `la` / offset `off`, moving down or up, that stay in
+// that element's page and do not wrap the address size; 0 when the first element straddles pages.
+uint32_t elements_in_page(uint32_t la, uint32_t off, unsigned size, bool down, uint32_t amask) {
+  const uint32_t in_page = la & (kGuestPageSize - 1);
+  if (in_page + size > kGuestPageSize) return 0;
+  const uint64_t page_room = down ? in_page / size + 1 : (kGuestPageSize - in_page) / size;
+  const uint64_t wrap_room = down ? off / size + 1 : (uint64_t(amask) - off + 1) / size;
+  return static_cast<uint32_t>(std::min(page_room, wrap_room));
+}
+
+// REP MOVS/STOS of up to a page per side as one copy or fill (an emulated clear_page or
+// copy_page would otherwise be 1024 single accesses). Returns how many elements it did: 0 when
+// the run cannot be done at once, and then nothing changed; the caller moves one element exactly.
+// A run only starts where every element of it would pass the segment checks, so faults stay
+// per element.
+uint32_t string_run(VcpuState& vcpu, CpuEnv& env, StringOp kind, unsigned size, uint32_t amask, SegReg src_seg,
+                    uint32_t max_elements, uint32_t pattern) {
+  const bool down = vcpu.eflags & kFlagDf;
+  const uint32_t di = vcpu.gpr[kEdi] & amask, si = vcpu.gpr[kEsi] & amask;
+  uint32_t dla = 0, sla = 0;
+  if (linearize(vcpu.seg[kEs], kEs, di, size, Access::kWrite, &dla)) return 0;
+  uint32_t n = std::min(max_elements, elements_in_page(dla, di, size, down, amask));
+  if (kind == StringOp::kMovs) {
+    if (linearize(vcpu.seg[src_seg], src_seg, si, size, Access::kRead, &sla)) return 0;
+    n = std::min(n, elements_in_page(sla, si, size, down, amask));
+  }
+  if (n < 2) return 0;
+  const uint32_t len = n * size, back = down ? (n - 1) * size : 0;
+  if (linearize(vcpu.seg[kEs], kEs, di - back, len, Access::kWrite, &dla)) return 0;
+  const bool user = vcpu.cpl == 3;
+  if (kind == StringOp::kStos) return env.fill_linear(dla, pattern, size, len, user) ? n : 0;
+  if (linearize(vcpu.seg[src_seg], src_seg, si - back, len, Access::kRead, &sla)) return 0;
+  // Overlapping runs replicate bytes element by element (a forward move onto itself): not one copy.
+  if (dla < sla + len && sla < dla + len) return 0;
+  return env.copy_linear(dla, sla, len, user) ? n : 0;
+}
+
 }  // namespace
 
 std::optional<StepResult> string_instruction(VcpuState& vcpu, CpuEnv& env, const translator::DecodedInstruction& insn) {
@@ -49,6 +90,18 @@ std::optional<StepResult> string_instruction(VcpuState& vcpu, CpuEnv& env, const
   for (uint32_t done = 0;; ++done) {
     if (rep && index(kEcx) == 0) break;
     if (done == kMaxStringIterations) return StepResult::cont();  // resumes at this instruction
+    if (rep && (*kind == StringOp::kMovs || *kind == StringOp::kStos)) {
+      const uint32_t n = string_run(vcpu, env, *kind, size, amask, src_seg,
+                                    std::min(index(kEcx), kMaxStringIterations - done), read_gpr(vcpu, acc));
+      if (n) {
+        const uint32_t moved = n * step;
+        vcpu.gpr[kEdi] = (vcpu.gpr[kEdi] & ~amask) | ((vcpu.gpr[kEdi] + moved) & amask);
+        if (*kind == StringOp::kMovs) vcpu.gpr[kEsi] = (vcpu.gpr[kEsi] & ~amask) | ((vcpu.gpr[kEsi] + moved) & amask);
+        vcpu.gpr[kEcx] = (vcpu.gpr[kEcx] & ~amask) | ((vcpu.gpr[kEcx] - n) & amask);
+        done += n - 1;  // the loop's ++done counts the last one
+        continue;
+      }
+    }
     uint32_t a = 0, b = 0;
     switch (*kind) {
       case StringOp::kMovs:

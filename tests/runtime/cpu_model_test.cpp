@@ -2,8 +2,11 @@
 // one, the TSC rate in leaves 0x15/0x16 as Linux 6.1 reads it, the MSRs Linux reads on this model,
 // and the host TSC rate measurement behind MonitorEnv::tsc_khz().
 #include <time.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -201,4 +204,50 @@ TEST_CASE("host_tsc_rate_matches_the_tsc_advance_over_a_timed_sleep") {
   const double observed_khz = double(c1 - c0) / ns * 1e6;
   // 0.1 %: far looser than the measurement, far tighter than a wrong unit or a bad sample.
   CHECK(observed_khz == Approx(double(khz)).epsilon(0.001));
+}
+
+// IA32_ARCH_CAPABILITIES exists exactly when the env has "not affected" bits for it: CPUID leaf 7
+// says so and RDMSR returns them; without bits, no CPUID flag and RDMSR is #GP(0) as before.
+// WRMSR is always #GP(0) (read-only MSR).
+TEST_CASE("arch_capabilities_msr_and_its_cpuid_flag_follow_the_environment") {
+  Machine m;
+  m.vcpu.gpr[kEax] = 7;
+  m.vcpu.gpr[kEcx] = 0;
+  REQUIRE(m.run({0x0f, 0xa2}).kind == StepResult::kContinue);
+  CHECK((m.vcpu.gpr[kEdx] & (1u << 29)) == 0);
+  m.vcpu.gpr[kEcx] = kMsrArchCapabilities;
+  CHECK(is_fault(m.run({0x0f, 0x32}), kGp, 0));
+
+  m.env.caps = (1ull << 5) | (1ull << 27);  // MDS_NO, RFDS_NO
+  m.vcpu.gpr[kEax] = 7;
+  m.vcpu.gpr[kEcx] = 0;
+  REQUIRE(m.run({0x0f, 0xa2}).kind == StepResult::kContinue);
+  CHECK((m.vcpu.gpr[kEdx] & (1u << 29)) != 0);
+  CHECK(m.vcpu.gpr[kEbx] == (1u << 1));  // TSC_ADJUST still
+  m.vcpu.gpr[kEcx] = kMsrArchCapabilities;
+  REQUIRE(m.run({0x0f, 0x32}).kind == StepResult::kContinue);
+  CHECK(m.vcpu.gpr[kEax] == ((1u << 5) | (1u << 27)));
+  CHECK(m.vcpu.gpr[kEdx] == 0);
+  CHECK(is_fault(m.run({0x0f, 0x30}), kGp, 0));
+}
+
+// The host's verdicts become bits only where the host kernel says "Not affected".
+TEST_CASE("host_arch_capabilities_come_from_not_affected_verdicts_only") {
+  char dir[] = "/tmp/btvmm-vulnXXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  auto put = [&](const char* name, const char* text) {
+    FILE* f = std::fopen((std::string(dir) + "/" + name).c_str(), "w");
+    REQUIRE(f);
+    std::fputs(text, f);
+    std::fclose(f);
+  };
+  put("mds", "Not affected\n");
+  put("tsx_async_abort", "Mitigation: Clear CPU buffers; SMT vulnerable\n");
+  put("mmio_stale_data", "Not affected\n");
+  put("gather_data_sampling", "Vulnerable\n");
+  CHECK(host_arch_capabilities_from(dir) == ((1ull << 5) | (7ull << 13)));
+  CHECK(host_arch_capabilities_from(std::string(dir) + "/absent") == 0);
+  for (const char* n : {"mds", "tsx_async_abort", "mmio_stale_data", "gather_data_sampling"})
+    std::remove((std::string(dir) + "/" + n).c_str());
+  rmdir(dir);
 }

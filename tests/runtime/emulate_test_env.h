@@ -43,10 +43,27 @@ class IdentityEnv final : public CpuEnv {
     std::memcpy(reinterpret_cast<void*>(uintptr_t(la)), src, size);
     return std::nullopt;
   }
+  // REP MOVS/STOS runs (cpu_env.h), as MonitorEnv does them: refused, with nothing done, when any
+  // byte would fault, so the emulator falls back to single elements and faults exactly.
+  bool copy_linear(uint32_t dst, uint32_t src, unsigned len, bool user) override {
+    if (check(src, len, false, user) || check(dst, len, true, user)) return false;
+    ++runs;
+    std::memcpy(reinterpret_cast<void*>(uintptr_t(dst)), reinterpret_cast<void*>(uintptr_t(src)), len);
+    return true;
+  }
+  bool fill_linear(uint32_t dst, uint32_t pattern, unsigned pattern_size, unsigned len, bool user) override {
+    if (check(dst, len, true, user)) return false;
+    ++runs;
+    for (unsigned i = 0; i < len; ++i)
+      reinterpret_cast<uint8_t*>(uintptr_t(dst))[i] = uint8_t(pattern >> (8 * (i % pattern_size)));
+    return true;
+  }
   uint32_t io_read(uint16_t, unsigned) override { return 0xffffffffu; }
   void io_write(uint16_t, unsigned, uint32_t) override {}
   void paging_changed(PagingEvent, uint32_t) override {}
   uint64_t host_tsc() override { return 0; }
+
+  unsigned runs = 0;  // copy_linear/fill_linear calls that did the run
 
  private:
   static std::optional<GuestException> check(uint32_t la, unsigned size, bool write, bool user) {

@@ -53,6 +53,8 @@ class FakeCpuEnv final : public CpuEnv {
   void paging_changed(PagingEvent what, uint32_t addr) override { paging_events.emplace_back(what, addr); }
   uint64_t host_tsc() override { return tsc; }
   uint32_t tsc_khz() override { return khz; }
+  uint64_t caps = 0;  // arch_capabilities(): 0 = no IA32_ARCH_CAPABILITIES
+  uint64_t arch_capabilities() override { return caps; }
 
   uint32_t read32(uint32_t la) const { uint32_t v; std::memcpy(&v, &mem[la], 4); return v; }
   uint16_t read16(uint32_t la) const { uint16_t v; std::memcpy(&v, &mem[la], 2); return v; }
