@@ -157,6 +157,7 @@ class BtBackend final : public CpuBackend {
     MachineHost host(m, timer);
     runtime::engine::EngineConfig config;
     config.chaining = options_.chaining;
+    config.count_executions = options_.count_executions;
     if (!options_.adaptive) config.adaptive_threshold = 0;
     runtime::engine::Engine engine(vcpu, env, host, mem, {shadow, mapper, windows_.supervisor.base()},
                                    {user_shadow, user_mapper, windows_.user.base()}, config);

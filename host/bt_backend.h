@@ -16,6 +16,7 @@ struct BtOptions {
   bool chaining = true;
   bool adaptive = true;      // retranslate stores that keep trapping on traced pages (IDENT -> SIMULATE)
   TcTrace* trace = nullptr;  // receives every new CCF when set; outlives the backend
+  bool count_executions = false;  // EngineConfig::count_executions
 };
 
 // `windows` must be the process's guest windows, reserved first thing in main.

@@ -113,7 +113,8 @@ KernelInput gather_boot_set(const RunOptions& o, std::optional<DiskImageHeader>&
 std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::GuestWindows* window, TcTrace* trace) {
   if (o.accel == Accel::kBt) {
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
-    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace});
+    // The executed-instruction profile costs translated code ~15%: only --stats pays for it.
+    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace, o.stats});
   }
   if (o.log_in_asm || o.log_out_asm || o.log_tc || o.nochain || o.perf_map)
     fail(ExitCode::kUsage, "-d in_asm/out_asm/tc/nochain, --trace-tc and --perf-map describe the binary translator: use --accel bt");
@@ -122,10 +123,16 @@ std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::GuestWindows*
   return make_kvm_backend();
 }
 
-void write_metrics(const std::string& path, int status) {
+// Counters only translated code itself increments (EngineConfig::count_executions): absent rather
+// than zero when the run did not collect them.
+bool collected_in_tc_only(const std::string& name) { return name.starts_with("exec.") || name == "tc.indirect_hits"; }
+
+void write_metrics(const std::string& path, int status, bool exec_profile) {
   nlohmann::json j;
   j["exit_status"] = status;
-  for (const auto& s : stats::snapshot()) j["counters"][s.name] = s.value;
+  j["exec_profile"] = exec_profile;
+  for (const auto& s : stats::snapshot())
+    if (exec_profile || !collected_in_tc_only(s.name)) j["counters"][s.name] = s.value;
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   if (!out) fail(ExitCode::kInternal, "{}: cannot write metrics", path);
@@ -226,7 +233,7 @@ int run_command(const RunOptions& o, mmu::GuestWindows* window) {
   restore_terminal();
   translator::publish_derived_exec_counters();
   if (o.stats) std::fprintf(stderr, "btvmm statistics:\n%s", stats::format_table(false).c_str());
-  if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status);
+  if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status, o.stats || o.accel != Accel::kBt);
   return status;
 }
 

@@ -41,10 +41,12 @@ void EmitContext::jump_indirect_r12() {
   a.jmp(indirect_miss);
   a.bind(hit);
   a.mov(x86::rcx, x86::qword_ptr(x86::r15, vcpu_off::kScratch1));
-  a.mov(x86::r14, reinterpret_cast<uint64_t>(layout.lookup->hit_counter()));
-  a.mov(x86::r12, x86::qword_ptr(x86::r14));
-  a.lea(x86::r12, x86::ptr(x86::r12, 1));
-  a.mov(x86::qword_ptr(x86::r14), x86::r12);
+  if (layout.count_executions) {
+    a.mov(x86::r14, reinterpret_cast<uint64_t>(layout.lookup->hit_counter()));
+    a.mov(x86::r12, x86::qword_ptr(x86::r14));
+    a.lea(x86::r12, x86::ptr(x86::r12, 1));
+    a.mov(x86::qword_ptr(x86::r14), x86::r12);
+  }
   a.jmp(x86::qword_ptr(x86::r13, 8));
 }
 

@@ -75,6 +75,7 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
   layout_.exit_common = trampolines_.exit_common();
   layout_.simulate = &simulate_;
   layout_.user_base = user_.base;
+  layout_.count_executions = config_.count_executions;
   cache_.chaining_enabled = config.chaining;
   // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
   if (std::all_of(std::begin(vcpu_.fxsave), std::end(vcpu_.fxsave), [](uint8_t b) { return b == 0; })) {

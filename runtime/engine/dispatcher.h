@@ -41,6 +41,10 @@ struct EngineConfig {
   // Adaptive retranslation: an instruction that took this many traced-write traps is retranslated
   // as SIMULATE (0 turns it off; the ptemod nanobenchmark compares both).
   unsigned adaptive_threshold = 8;
+  // Exact executed-instruction profile (exec.*, tc.indirect_hits): every CCF run and inline-lookup
+  // hit does a memory increment, ~15% of a branchy workload's time, so the btvmm command turns it
+  // on only for --stats and --trace-tc (translator/exec_profile.h).
+  bool count_executions = true;
 };
 
 enum class RunResult : uint8_t {

@@ -43,4 +43,16 @@ grep -qE '^  ccf 0x[0-9a-f]{8} cpl 0 \(host 0x[0-9a-f]+' "$dir/trace" || fail "t
 for c in exec.ccf_runs exec.cpl0.instructions exec.cpl0.ident exec.cpl0.ident_percent exec.callouts.io; do
   grep -qE "^  $c +[1-9][0-9]* " "$dir/err" || { cat "$dir/err"; fail "--stats lacks a non-zero $c"; }
 done
+grep -q '^  -- run counter' "$dir/trace" || fail "--stats run: CCFs without run counters"
+
+# Without --stats the executed-instruction profile is off (EngineConfig::count_executions): CCFs
+# carry no run counter, and --metrics leaves the exec.* counters out instead of writing zeros.
+"$btvmm" run --kernel "$kernel" --append test=hello --no-reboot --timeout 60 --trace-tc "$dir/trace2" \
+  --metrics "$dir/metrics.json" >"$dir/out2" 2>"$dir/err2"
+[ $? -eq 1 ] || { cat "$dir/out2" "$dir/err2"; fail "second run: guest exit status, want 1"; }
+grep -q '^CCF ' "$dir/trace2" || fail "second run: no CCFs traced"
+! grep -q '^  -- run counter' "$dir/trace2" || fail "run counters emitted without --stats"
+grep -q '"exec_profile": false' "$dir/metrics.json" || fail "metrics do not say the profile was off"
+! grep -q '"exec\.' "$dir/metrics.json" || fail "metrics hold exec.* counters that were not collected"
+grep -qE '"tc.translations": [1-9]' "$dir/metrics.json" || fail "metrics lack the monitor-side counters"
 echo "tc_outputs_run: passed ($lines perf map lines)"
