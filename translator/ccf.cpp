@@ -34,7 +34,14 @@ void Ccf::note_early_exit(uint32_t eip, EarlyExit how) {
 void patch_chain(Ccf& from, unsigned index, Ccf* to) {
   ChainSlot& s = from.slots.at(index);
   uint8_t* jmp = from.host + s.jmp_offset;
-  const uint8_t* dest = to ? to->host : from.host + s.stub_offset;
+  // A transfer to a later guest EIP than where `from` starts enters after the target's attention
+  // check: every cycle of CCFs has an edge to an EIP at or below its source CCF's start (EIPs cannot
+  // increase all the way round), so each loop still polls once per iteration and a pending
+  // interrupt waits at most one pass through straight-line code, while forward chains (fall-through
+  // into the next TU, forward jcc) skip the 4-instruction check.
+  const uint8_t* dest = !to ? from.host + s.stub_offset
+                        : s.target_eip > from.key.eip ? to->host + to->body_offset
+                                                      : to->host;
   // E9 rel32: relative to the end of the 5-byte instruction (SDM vol. 2 JMP). A 4-byte aligned
   // store would be atomic, but only this thread runs translated code, so plain memcpy suffices.
   const int32_t rel = static_cast<int32_t>(dest - (jmp + 5));
