@@ -269,3 +269,36 @@ TEST_CASE("rdtsc_stays_a_monitor_exit_when_the_environment_has_its_own_tsc", "[e
   CHECK(m.vcpu.gpr[kEdx] == 0x12);
   CHECK(counter("tc.rdtsc_inline") == inline0);
 }
+
+TEST_CASE("a_cached_descriptor_on_a_page_the_guest_unmapped_raises_the_descriptor_read_pf_with_guest_registers",
+          "[engine]") {
+  Machine m;
+  two_address_spaces_differing_at_0x3f0000(m);  // paging on, low 4 MiB identity-mapped through pt1
+  constexpr uint32_t kPt1 = 0x301000;
+  // A GDT whose entry 0x20 starts a page of its own, so unmapping that page leaves the code and data
+  // descriptors (and with them exception delivery) reachable.
+  constexpr uint32_t kGdtBase = 0x5000 - 0x20;
+  const uint64_t gdt[5] = {0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull, 0, descriptor(kFsBase, 0xfffff, 0x93)};
+  m.mem.write(GuestPhysAddr(kGdtBase), gdt, sizeof gdt);
+  m.vcpu.gdtr = {kGdtBase, 0x27};
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.mov(x86::eax, 0x20);
+    a.mov(x86::fs, x86::ax);  // monitor, fills the cache
+    a.mov(x86::fs, x86::ax);  // TC
+    a.mov(x86::dword_ptr(kPt1 + 4 * 5), 0);  // PTE of linear 0x5000: not present
+    a.invlpg(x86::ptr(0x5000));
+    a.xor_(x86::edx, x86::edx);
+    a.mov(x86::fs, x86::dx);  // the null load reads no descriptor
+    a.mov(x86::ecx, 0xdeadbeef);
+    a.mov(x86::fs, x86::ax);
+    a.hlt();
+  });
+  const uint64_t inline0 = counter("tc.segment_loads_inline");
+  REQUIRE(m.run());
+  CHECK(m.halted_in_handler(kPf));
+  CHECK(m.vcpu.cr2 == 0x5000);
+  CHECK(m.stack(0) == 0);  // not present, read, supervisor (SDM vol. 3 4.7)
+  CHECK(m.vcpu.gpr[kEcx] == 0xdeadbeef);
+  CHECK(m.vcpu.seg[kFs].unusable());
+  CHECK(counter("tc.segment_loads_inline") - inline0 == 2);
+}
