@@ -1,12 +1,6 @@
-// mov Sreg, r/m16 and pop Sreg for DS/ES/FS/GS at CPL 0 inside the TC (issues 5-7: Linux's entry code
-// reloads DS, ES and FS on every system call and interrupt, almost always with an unchanged
-// descriptor). The load is repeated from vcpu.seg_loads, which the monitor fills after a load it
-// completed (runtime/cpu/segment_load_cache.h), only when the outcome is provably what the monitor
-// would compute: same selector, same CPL (0), same descriptor tables, and the descriptor's 8 bytes in
-// guest memory still equal to the ones the monitor checked, accessed bit included (so the CPU has
-// nothing to write, SDM vol. 3 3.4.5.1). Every check of SDM vol. 2 MOV/POP and vol. 3 5.5-5.6 is a
-// function of exactly these. Anything else leaves for the monitor before changing any state.
-// Never changes the guest's RFLAGS: comparisons are differences tested with jrcxz.
+// mov Sreg, r/m16 and pop Sreg for DS/ES/FS/GS at CPL 0 inside the TC, repeated from the vCPU's cache
+// of loads the monitor completed (runtime/cpu/segment_load_cache.h); a miss leaves for the monitor
+// before any state changes. Never writes the guest's RFLAGS: comparisons are differences tested by jrcxz.
 #include "translator/emit_context.h"
 
 namespace btvmm::translator {
@@ -46,6 +40,14 @@ void count(EmitContext& c, int32_t off) {
   c.a.mov(x86::qword_ptr(x86::r15, off), x86::r10);
 }
 
+// Linux's entry code reloads DS, ES and FS on every system call and interrupt (arch/x86/entry/
+// entry_32.S SAVE_ALL/RESTORE_REGS), almost always with an unchanged descriptor. A cached load is
+// repeated only when its outcome is what the monitor would compute: every check of SDM vol. 2 MOV/POP
+// and vol. 3 5.5-5.6 depends only on the selector, the CPL (0 here and at the fill), the descriptor
+// tables (the dispatcher empties the cache when they change) and the descriptor's 8 bytes, which are
+// compared with guest memory on every use. Those bytes include the accessed bit, set when cached, so
+// the CPU would write nothing (SDM vol. 3 3.4.5.1).
+//
 // r12d holds the new selector (zero-extended); guest registers are intact. Installs the segment or
 // jumps to `miss` with guest registers intact. R8 keeps the guest RCX while RCX serves jrcxz; it is
 // back in RCX before every guest memory access, so a fault there reports the guest's registers.
