@@ -105,6 +105,7 @@ class ShadowMmu final : private TraceListener {
   void add_table_trace(const std::optional<EntryRef>& e);
   void release_table_trace(const std::optional<EntryRef>& e);
   void drop(std::vector<uint32_t> lpns);
+  void forget(uint32_t lpn);  // bookkeeping only: the host mapping stays until replaced or dropped
   void drop_pending();
   void publish_vmas() const;
   void mode_changed();
