@@ -31,6 +31,7 @@ stats::Counter c_emulated{"shadow.emulated", "accesses below the lowest mappable
 stats::Counter c_vmas{"shadow.vmas", "estimated host VMAs held by shadow mappings now"};
 stats::Counter c_host_flushes{"shadow.host_flushing_calls", "host calls that take away a present mapping or its write permission: each costs the host a TLB flush (unmaps of mapped pages, write protection, a map over a mapped page)"};
 stats::Counter c_replaced{"shadow.replaced", "mappings replaced by a map of another frame in one host call (a settled pending drop, e.g. copy-on-write)"};
+stats::Counter c_prefetch_off{"shadow.prefetch_regions_off", "4 MiB regions no longer prefetched: the guest invalidated their prefetched pages one at a time"};
 stats::Counter c_cr3_kept{"shadow.cr3_reloads_kept", "guest CR3 loads of the page directory already in use (or with paging off): only mappings whose entries were written are dropped"};
 
 constexpr uint32_t kCr0Bits = kCr0Pg | kCr0Pe | kCr0Wp;
@@ -119,6 +120,7 @@ void ShadowMmu::mode_changed() {
 
 void ShadowMmu::invlpg(LinearAddr la) {
   c_invlpg.inc();
+  note_lone_invalidation();
   // The whole pending set, not only this page: simpler than tracking which INVLPG covers which
   // write, and never wrong (dropping a mapping early is always allowed).
   drop_pending();
@@ -166,8 +168,9 @@ void ShadowMmu::release_table_trace(const std::optional<EntryRef>& e) {
 
 // Records the mapping of lpn for translation t (the page must be unmapped) and queues the host
 // mapping. Page-table traces go on first, so a table mapped through itself comes out read-only.
-void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
+void ShadowMmu::stage(uint32_t lpn, const Translation& t, bool prefetched) {
   ShadowPage p;
+  p.prefetched = prefetched;
   p.ppn = ppn_of(t.page());
   p.mpn = mem_.pmap().lookup(p.ppn);
   p.size = t.size;
@@ -187,13 +190,17 @@ void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
 // clear stay unmapped so that their first access sets A through a fill.
 void ShadowMmu::prefetch_around(uint32_t lpn) {
   const uint32_t n = config_.prefetch_pages;
+  if (config_.prefetch_waste_limit) {
+    auto it = prefetch_waste_.find(lpn >> 10);
+    if (it != prefetch_waste_.end() && it->second >= config_.prefetch_waste_limit) return;
+  }
   const uint32_t base = lpn & ~(n - 1);
   const uint32_t first_mappable = mapper_.first_mappable().value >> kPageShift;
   for (uint32_t p = base; p < base + n; ++p) {
     if (p == lpn || p < first_mappable || pages_.find(p)) continue;
     WalkResult w = walk(mem_, state_, LinearAddr(p << kPageShift), view_access(AccessKind::kRead), WalkMode::kProbe);
     if (!w.ok() || !w.translation.accessed() || !mem_.pmap().valid(ppn_of(w.translation.phys))) continue;
-    stage(p, w.translation);
+    stage(p, w.translation, true);
     c_prefetched.inc();
   }
 }
@@ -257,6 +264,18 @@ void ShadowMmu::page_table_written(Ppn table, uint32_t first_byte, uint32_t end_
   if (!config_.defer_entry_write_drops) return drop(std::move(victims));
   c_deferred.inc(victims.size());
   pending_drops_.insert(victims.begin(), victims.end());
+}
+
+// Called at INVLPG, before the pending drops: exactly one pending page, prefetched, is the pattern
+// of a transient mapping torn down entry by entry (write the PTE, INVLPG it). Sets of pages
+// dropped together (munmap, exit, fork) cost one host call however they were mapped, and do
+// not count.
+void ShadowMmu::note_lone_invalidation() {
+  if (!config_.prefetch_waste_limit || pending_drops_.size() != 1) return;
+  const uint32_t lpn = *pending_drops_.begin();
+  const ShadowPage* p = pages_.find(lpn);
+  if (!p || !p->prefetched) return;
+  if (++prefetch_waste_[lpn >> 10] == config_.prefetch_waste_limit) c_prefetch_off.inc();
 }
 
 void ShadowMmu::drop_pending() {

@@ -32,6 +32,7 @@ struct ShadowPage {
   std::optional<EntryRef> pde;  // absent with paging off or a directory outside guest RAM
   std::optional<EntryRef> pte;  // absent for 4 MiB pages
   bool global = false;          // G set with CR4.PGE: survives a CR3 load (SDM vol. 3A 4.10.2.4)
+  bool prefetched = false;      // mapped ahead of use, as a neighbour of a hidden fault
 };
 
 class ShadowPageSet {

@@ -593,3 +593,47 @@ TEST_CASE("destroyed_shadow_releases_its_page_table_traces") {
   CHECK(f.traces.kinds(Ppn(kPd >> 12)) == 0);
   CHECK(f.fake.size() == 0);
 }
+
+TEST_CASE("a_region_whose_prefetched_pages_the_guest_invalidates_one_by_one_is_no_longer_prefetched") {
+  Fixture f;
+  // Transient kernel mappings (Linux's fixmap slots): created with A and D already set, then torn
+  // down entry by entry, each PTE clear followed by an INVLPG of that page alone.
+  constexpr uint32_t kSlots = 0xFE800000;
+  constexpr uint32_t kFlags = kRw | kPteAccessed | kPteDirty;
+  auto map_slots = [&] {
+    for (uint32_t i = 0; i < 16; ++i) {
+      f.pt.map4k(kSlots + i * kPageSize, 0x200000 + i * 0x2000, kFlags);
+      f.traces.report_physical_write(f.pt.pte_addr(kSlots + i * kPageSize), 4);
+    }
+  };
+  auto unmap_slots = [&] {
+    for (uint32_t i = 0; i < 16; ++i) {
+      f.pt.set_pte(kSlots + i * kPageSize, 0);
+      f.traces.report_physical_write(f.pt.pte_addr(kSlots + i * kPageSize), 4);
+    }
+  };
+  ShadowConfig cfg;
+  cfg.prefetch_waste_limit = 8;
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  uint32_t v = 0;
+  map_slots();
+  REQUIRE(sim_access(s, f.fake, f.mem, kSlots, false, v).status == FillStatus::kMapped);
+  CHECK(s.mapped_pages() == 16);
+  for (uint32_t i = 0; i < 16; ++i) {
+    f.pt.set_pte(kSlots + i * kPageSize, 0);
+    f.traces.report_physical_write(f.pt.pte_addr(kSlots + i * kPageSize), 4);
+    s.invlpg(LinearAddr(kSlots + i * kPageSize));
+  }
+  CHECK(s.mapped_pages() == 0);
+  CHECK(counter("shadow.prefetch_regions_off") == 1);
+  map_slots();
+  REQUIRE(sim_access(s, f.fake, f.mem, kSlots, false, v).status == FillStatus::kMapped);
+  CHECK(s.mapped_pages() == 1);  // the page used, not its neighbours
+  CHECK(sim_access(s, f.fake, f.mem, kSlots + 5 * kPageSize, false, v).fills == 1);
+  unmap_slots();
+  s.invlpg(LinearAddr(kSlots));
+  // Drops of many pages at once (munmap, exit) are not this pattern: other regions keep prefetching.
+  for (uint32_t i = 0; i < 4; ++i) f.pt.map4k(0x400000 + i * kPageSize, 0x300000 + i * kPageSize, kFlags);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x400000, false, v).status == FillStatus::kMapped);
+  CHECK(s.mapped_pages() == 4);
+}
