@@ -29,6 +29,10 @@ stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on 
 stats::Counter c_not_ram{"shadow.not_ram", "accesses translating outside guest RAM (left to emulation)"};
 stats::Counter c_emulated{"shadow.emulated", "accesses below the lowest mappable page (left to emulation)"};
 stats::Counter c_vmas{"shadow.vmas", "estimated host VMAs held by shadow mappings now"};
+stats::Counter c_host_flushes{"shadow.host_flushing_calls", "host calls that take away a present mapping or its write permission: each costs the host a TLB flush (unmaps of mapped pages, write protection, a map over a mapped page)"};
+stats::Counter c_replaced{"shadow.replaced", "mappings replaced by a map of another frame in one host call (a settled pending drop, e.g. copy-on-write)"};
+stats::Counter c_prefetch_off{"shadow.prefetch_regions_off", "4 MiB regions no longer prefetched: the guest invalidated their prefetched pages one at a time"};
+stats::Counter c_cr3_kept{"shadow.cr3_reloads_kept", "guest CR3 loads of the page directory already in use (or with paging off): only mappings whose entries were written are dropped"};
 
 constexpr uint32_t kCr0Bits = kCr0Pg | kCr0Pe | kCr0Wp;
 constexpr uint32_t kCr4Bits = kCr4Pse | kCr4Pge;
@@ -62,7 +66,10 @@ ShadowMmu::~ShadowMmu() {
 void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
 
 void ShadowMmu::flush() {
-  if (pages_.size()) mapper_.unmap_all();
+  if (pages_.size()) {
+    mapper_.unmap_all();
+    c_host_flushes.inc();
+  }
   pages_.clear();
   pending_drops_.clear();
   for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
@@ -71,9 +78,20 @@ void ShadowMmu::flush() {
 }
 
 void ShadowMmu::load_cr3(uint32_t cr3) {
+  const bool same_tables = !state_.paging() || ((cr3 ^ state_.cr3) & kPteFrameMask) == 0;
   state_.cr3 = cr3;
   c_flush_cr3.inc();
   drop_pending();  // global ones too: their entries changed
+  if (same_tables) {
+    // The TLB must forget every non-global translation (SDM vol. 3A 4.10.4.1), but a shadow mapping
+    // is not a cached translation that may have gone stale: every write to an entry it came from
+    // was traced and its drop has just been done, so each mapping left is exactly what a walk of
+    // the same tables gives now (A and D included: clearing them is such a write). Dropping them
+    // would only make the guest fault them back in (Linux reloads CR3 to flush its TLB, e.g. after
+    // unmapping more than 33 pages).
+    c_cr3_kept.inc();
+    return;
+  }
   std::vector<uint32_t> victims = pages_.pages_not_global();
   if (victims.size() == pages_.size()) {
     flush();  // nothing to keep: one host call instead of one per run
@@ -102,6 +120,7 @@ void ShadowMmu::mode_changed() {
 
 void ShadowMmu::invlpg(LinearAddr la) {
   c_invlpg.inc();
+  note_lone_invalidation();
   // The whole pending set, not only this page: simpler than tracking which INVLPG covers which
   // write, and never wrong (dropping a mapping early is always allowed).
   drop_pending();
@@ -127,6 +146,7 @@ void ShadowMmu::write_protect(Ppn ppn) {
     if (std::find(staged_.begin(), staged_.end(), lpn) != staged_.end()) continue;
     mapper_.protect(LinearAddr(lpn << kPageShift), 1, Prot::kRead);
     c_protects.inc();
+    c_host_flushes.inc();
   }
 }
 
@@ -148,8 +168,9 @@ void ShadowMmu::release_table_trace(const std::optional<EntryRef>& e) {
 
 // Records the mapping of lpn for translation t (the page must be unmapped) and queues the host
 // mapping. Page-table traces go on first, so a table mapped through itself comes out read-only.
-void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
+void ShadowMmu::stage(uint32_t lpn, const Translation& t, bool prefetched) {
   ShadowPage p;
+  p.prefetched = prefetched;
   p.ppn = ppn_of(t.page());
   p.mpn = mem_.pmap().lookup(p.ppn);
   p.size = t.size;
@@ -169,13 +190,17 @@ void ShadowMmu::stage(uint32_t lpn, const Translation& t) {
 // clear stay unmapped so that their first access sets A through a fill.
 void ShadowMmu::prefetch_around(uint32_t lpn) {
   const uint32_t n = config_.prefetch_pages;
+  if (config_.prefetch_waste_limit) {
+    auto it = prefetch_waste_.find(lpn >> 10);
+    if (it != prefetch_waste_.end() && it->second >= config_.prefetch_waste_limit) return;
+  }
   const uint32_t base = lpn & ~(n - 1);
   const uint32_t first_mappable = mapper_.first_mappable().value >> kPageShift;
   for (uint32_t p = base; p < base + n; ++p) {
     if (p == lpn || p < first_mappable || pages_.find(p)) continue;
     WalkResult w = walk(mem_, state_, LinearAddr(p << kPageShift), view_access(AccessKind::kRead), WalkMode::kProbe);
     if (!w.ok() || !w.translation.accessed() || !mem_.pmap().valid(ppn_of(w.translation.phys))) continue;
-    stage(p, w.translation);
+    stage(p, w.translation, true);
     c_prefetched.inc();
   }
 }
@@ -203,20 +228,27 @@ void ShadowMmu::commit() {
   publish_vmas();
 }
 
+void ShadowMmu::forget(uint32_t lpn) {
+  ShadowPage p = pages_.erase(lpn);
+  release_table_trace(p.pde);
+  release_table_trace(p.pte);
+}
+
+// One host call per span of dropped pages that no mapping left in the shadow interrupts: the
+// unmapped pages between two runs are PROT_NONE already, so sweeping over them changes nothing,
+// and each call costs the host a TLB flush however many runs it covers (a CR3 load that drops a
+// process's scattered pages then costs one flush, not one per run).
 void ShadowMmu::drop(std::vector<uint32_t> lpns) {
   std::sort(lpns.begin(), lpns.end());
   lpns.erase(std::unique(lpns.begin(), lpns.end()), lpns.end());
-  for (uint32_t lpn : lpns) {
-    ShadowPage p = pages_.erase(lpn);
-    release_table_trace(p.pde);
-    release_table_trace(p.pte);
-  }
+  for (uint32_t lpn : lpns) forget(lpn);
   size_t i = 0;
   while (i < lpns.size()) {
     size_t j = i + 1;
-    while (j < lpns.size() && lpns[j] == lpns[j - 1] + 1) ++j;
-    mapper_.unmap(LinearAddr(lpns[i] << kPageShift), static_cast<uint32_t>(j - i));
+    while (j < lpns.size() && (lpns[j] == lpns[j - 1] + 1 || !pages_.any_in(lpns[j - 1] + 1, lpns[j]))) ++j;
+    mapper_.unmap(LinearAddr(lpns[i] << kPageShift), lpns[j - 1] - lpns[i] + 1);
     c_unmaps.inc();
+    c_host_flushes.inc();
     i = j;
   }
   publish_vmas();
@@ -232,6 +264,18 @@ void ShadowMmu::page_table_written(Ppn table, uint32_t first_byte, uint32_t end_
   if (!config_.defer_entry_write_drops) return drop(std::move(victims));
   c_deferred.inc(victims.size());
   pending_drops_.insert(victims.begin(), victims.end());
+}
+
+// Called at INVLPG, before the pending drops: exactly one pending page, prefetched, is the pattern
+// of a transient mapping torn down entry by entry (write the PTE, INVLPG it). Sets of pages
+// dropped together (munmap, exit, fork) cost one host call however they were mapped, and do
+// not count.
+void ShadowMmu::note_lone_invalidation() {
+  if (!config_.prefetch_waste_limit || pending_drops_.size() != 1) return;
+  const uint32_t lpn = *pending_drops_.begin();
+  const ShadowPage* p = pages_.find(lpn);
+  if (!p || !p->prefetched) return;
+  if (++prefetch_waste_[lpn >> 10] == config_.prefetch_waste_limit) c_prefetch_off.inc();
 }
 
 void ShadowMmu::drop_pending() {
@@ -299,7 +343,11 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
       }
       return res;
     }
-    drop({lpn});
+    // Another frame or other entries: the map below replaces this one in the same host call (one
+    // TLB flush, where an unmap and a map would cost two calls).
+    forget(lpn);
+    c_host_flushes.inc();
+    c_replaced.inc();
   }
 
   if (pages_.runs() * 2 + 2 * config_.prefetch_pages + 2 > config_.max_vmas) {

@@ -31,6 +31,11 @@ struct ShadowConfig {
   // Size, in pages, of the aligned block around a hidden fault whose already-accessed neighbours
   // are mapped in the same fill (power of two, <= 1024; 1 turns prefetching off).
   uint32_t prefetch_pages = 16;
+  // A 4 MiB region where the guest invalidated this many prefetched pages one at a time (a PTE
+  // write then INVLPG of that page alone: transient kernel mappings such as Linux's fixmap slots,
+  // created with A already set) is no longer prefetched: there each prefetched page the guest
+  // never used cost a host unmap of its own. 0 keeps prefetching everywhere.
+  uint32_t prefetch_waste_limit = 32;
   // Flush everything rather than let the estimated VMA count pass this (vm.max_map_count is
   // 65530 for the whole process; leave it room for everything else).
   uint32_t max_vmas = 32768;
@@ -98,13 +103,15 @@ class ShadowMmu final : private TraceListener {
  private:
   Access view_access(AccessKind kind) const { return Access{kind, view_ == ShadowView::kUser}; }
   Prot prot_for(const Translation& t, Ppn ppn) const;
-  void stage(uint32_t lpn, const Translation& t);
+  void stage(uint32_t lpn, const Translation& t, bool prefetched = false);
+  void note_lone_invalidation();
   void prefetch_around(uint32_t lpn);
   void commit();
   void write_protect(Ppn ppn);
   void add_table_trace(const std::optional<EntryRef>& e);
   void release_table_trace(const std::optional<EntryRef>& e);
   void drop(std::vector<uint32_t> lpns);
+  void forget(uint32_t lpn);  // bookkeeping only: the host mapping stays until replaced or dropped
   void drop_pending();
   void publish_vmas() const;
   void mode_changed();
@@ -121,6 +128,8 @@ class ShadowMmu final : private TraceListener {
   std::unordered_map<uint32_t, uint32_t> table_refs_;
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
   std::unordered_set<uint32_t> pending_drops_;  // see ShadowConfig::defer_entry_write_drops
+  // Per 4 MiB region: prefetched pages invalidated one at a time (ShadowConfig::prefetch_waste_limit).
+  std::unordered_map<uint32_t, uint32_t> prefetch_waste_;
   ShadowView view_;
 };
 

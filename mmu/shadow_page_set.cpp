@@ -51,6 +51,7 @@ void ShadowPageSet::index(uint32_t lpn, const ShadowPage& p) {
   if (p.pte) by_entry_[key(*p.pte)].insert(lpn);
   if (p.size == PageSize::k4M) large_by_region_[lpn >> 10].insert(lpn);
   if (!p.global) not_global_.insert(lpn);
+  ordered_.insert(lpn);
 }
 
 void ShadowPageSet::unindex(uint32_t lpn, const ShadowPage& p) {
@@ -59,6 +60,7 @@ void ShadowPageSet::unindex(uint32_t lpn, const ShadowPage& p) {
   if (p.pte) drop_member(by_entry_, key(*p.pte), lpn);
   if (p.size == PageSize::k4M) drop_member(large_by_region_, lpn >> 10, lpn);
   if (!p.global) not_global_.erase(lpn);
+  ordered_.erase(lpn);
 }
 
 void ShadowPageSet::insert(uint32_t lpn, const ShadowPage& page) {
@@ -95,12 +97,17 @@ void ShadowPageSet::clear() {
   by_entry_.clear();
   large_by_region_.clear();
   not_global_.clear();
+  ordered_.clear();
   runs_ = 0;
 }
 
 std::vector<uint32_t> ShadowPageSet::pages_backed_by(Ppn ppn) const { return members(by_ppn_, ppn.value); }
 std::vector<uint32_t> ShadowPageSet::pages_using(EntryRef entry) const { return members(by_entry_, key(entry)); }
 std::vector<uint32_t> ShadowPageSet::pages_not_global() const { return {not_global_.begin(), not_global_.end()}; }
+bool ShadowPageSet::any_in(uint32_t first, uint32_t end) const {
+  auto it = ordered_.lower_bound(first);
+  return it != ordered_.end() && *it < end;
+}
 std::vector<uint32_t> ShadowPageSet::large_pages_in(uint32_t region) const { return members(large_by_region_, region); }
 
 }  // namespace btvmm::mmu

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -31,6 +32,7 @@ struct ShadowPage {
   std::optional<EntryRef> pde;  // absent with paging off or a directory outside guest RAM
   std::optional<EntryRef> pte;  // absent for 4 MiB pages
   bool global = false;          // G set with CR4.PGE: survives a CR3 load (SDM vol. 3A 4.10.2.4)
+  bool prefetched = false;      // mapped ahead of use, as a neighbour of a hidden fault
 };
 
 class ShadowPageSet {
@@ -51,6 +53,8 @@ class ShadowPageSet {
   // Pages mapped from a 4 MiB guest page within the 4 MiB region `region` (la >> 22).
   std::vector<uint32_t> large_pages_in(uint32_t region) const;
   std::vector<uint32_t> pages_not_global() const;  // what a CR3 load drops
+  // Whether any page in [first, end) is mapped (a drop may then not sweep over that range).
+  bool any_in(uint32_t first, uint32_t end) const;
 
  private:
   static uint64_t key(EntryRef e) { return (uint64_t(e.table.value) << 10) | e.index; }
@@ -64,6 +68,7 @@ class ShadowPageSet {
   std::unordered_map<uint64_t, std::unordered_set<uint32_t>> by_entry_;
   std::unordered_map<uint32_t, std::unordered_set<uint32_t>> large_by_region_;
   std::unordered_set<uint32_t> not_global_;
+  std::set<uint32_t> ordered_;  // the keys of pages_, in linear order
   uint32_t runs_ = 0;
 };
 

@@ -43,8 +43,11 @@ struct EngineConfig {
   unsigned adaptive_threshold = 8;
   // Exact executed-instruction profile (exec.*, tc.indirect_hits): every CCF run and inline-lookup
   // hit does a memory increment, ~15% of a branchy workload's time, so the btvmm command turns it
-  // on only for --stats and --trace-tc (translator/exec_profile.h).
+  // on only for --stats (translator/exec_profile.h).
   bool count_executions = true;
+  // rdtsc at CPL 0 runs in the TC on the hardware TSC: only when the CpuEnv's host_tsc() is that
+  // TSC (MonitorEnv), not a test environment's own clock (translator::TcLayout::inline_rdtsc).
+  bool inline_rdtsc = false;
 };
 
 enum class RunResult : uint8_t {
@@ -154,6 +157,8 @@ class Engine {
   std::optional<StepResult> emulate_in_monitor();
   StepResult deliver_tu_fault(const translator::GuestFault& f);
   void on_branch_exit();
+  // Adds what translated code counted in vcpu.seg_loads to the tc.* counters.
+  void fold_tc_counts();
   StepResult unsimulate(uint32_t eip);
   bool deliver(const StepResult& r);  // false: shutdown
 

@@ -32,9 +32,14 @@ ShadowConfig immediate_drops() {
   return c;
 }
 
+// A second address space's page directory (another process), far above the tables `pt` allocates.
+constexpr uint32_t kOtherPd = 0x40000;
+constexpr uint32_t kOtherTables = 0x41000;
+
 struct Fixture {
   GuestMemory mem{kRam};
   GuestPageTables pt{mem, kPd, kTables};
+  GuestPageTables other{mem, kOtherPd, kOtherTables};
   FakeMapper fake;
   WriteTraces traces;
 
@@ -168,7 +173,7 @@ TEST_CASE("invlpg_drops_exactly_one_4k_page_and_the_next_access_rewalks") {
   CHECK(f.fake.page(0x1000)->mpn.value == 7);
 }
 
-TEST_CASE("cr3_load_drops_every_mapping_and_page_table_trace") {
+TEST_CASE("cr3_load_of_another_directory_drops_every_mapping_and_page_table_trace") {
   Fixture f;
   f.pt.map4k(0x1000, 0x5000, kRw);
   f.pt.map4k(0x800000, 0x6000, kRw);
@@ -177,7 +182,7 @@ TEST_CASE("cr3_load_drops_every_mapping_and_page_table_trace") {
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
   REQUIRE(sim_access(s, f.fake, f.mem, 0x800000, false, v).status == FillStatus::kMapped);
   CHECK(s.traces().kinds(Ppn(kPd >> 12)) == bit(TraceKind::kPageTable));
-  s.load_cr3(f.pt.cr3());
+  s.load_cr3(f.other.cr3());
   CHECK(f.fake.size() == 0);
   CHECK(f.fake.unmap_all_calls == 1);
   CHECK(s.mapped_pages() == 0);
@@ -185,7 +190,7 @@ TEST_CASE("cr3_load_drops_every_mapping_and_page_table_trace") {
   CHECK(counter("shadow.flushes_cr3") == 1);
 }
 
-TEST_CASE("cr3_load_keeps_global_mappings_with_pge_and_drops_the_rest") {
+TEST_CASE("cr3_load_of_another_directory_keeps_global_mappings_with_pge_and_drops_the_rest") {
   Fixture f;
   f.pt.map4k(0x1000, 0x5000, kRw);                           // a process page
   f.pt.map4k(0xC0100000, 0x6000, kRw | kPteGlobal);          // kernel text, global
@@ -194,7 +199,7 @@ TEST_CASE("cr3_load_keeps_global_mappings_with_pge_and_drops_the_rest") {
   uint32_t v = 0;
   for (uint32_t la : {0x1000u, 0xC0100000u, 0xC0200000u})
     REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
-  s.load_cr3(f.pt.cr3());
+  s.load_cr3(f.other.cr3());
   CHECK(f.fake.page(0x1000) == nullptr);
   CHECK(f.fake.page(0xC0200000) == nullptr);
   REQUIRE(f.fake.page(0xC0100000) != nullptr);
@@ -209,15 +214,111 @@ TEST_CASE("cr3_load_keeps_global_mappings_with_pge_and_drops_the_rest") {
   CHECK(s.mapped_pages() == 0);
 }
 
-TEST_CASE("cr3_load_without_pge_drops_pages_marked_global_too") {
+TEST_CASE("cr3_load_of_another_directory_without_pge_drops_pages_marked_global_too") {
   Fixture f;
   f.pt.map4k(0xC0100000, 0x6000, kRw | kPteGlobal);
   ShadowMmu s = f.make(kPg, 0, no_prefetch());
   uint32_t v = 0;
   REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100000, false, v).status == FillStatus::kMapped);
-  s.load_cr3(f.pt.cr3());
+  s.load_cr3(f.other.cr3());
   CHECK(f.fake.size() == 0);
   CHECK(f.fake.unmap_all_calls == 1);
+}
+
+TEST_CASE("cr3_reload_of_the_directory_in_use_keeps_its_mappings_and_maps_nothing_again") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
+  f.pt.map4k(0x800000, 0x6000, kRw);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, true, v).status == FillStatus::kMapped);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x800000, false, v).status == FillStatus::kMapped);
+  const int maps = f.fake.map_calls;
+  s.load_cr3(f.pt.cr3() | 0x18);  // PWT/PCD select a memory type, not other tables
+  CHECK(f.fake.unmap_calls + f.fake.unmap_all_calls == 0);
+  CHECK(s.mapped_pages() == 2);
+  CHECK(sim_access(s, f.fake, f.mem, 0x1000, true, v).fills == 0);
+  CHECK(sim_access(s, f.fake, f.mem, 0x800000, false, v).fills == 0);
+  CHECK(f.fake.map_calls == maps);
+  CHECK(s.traces().kinds(Ppn(kPd >> 12)) == bit(TraceKind::kPageTable));
+  CHECK(counter("shadow.cr3_reloads_kept") == 1);
+}
+
+// The TLB semantics a kept mapping must honour (SDM vol. 3A 4.10.4.1): after the CR3 load the guest
+// sees its tables as they are now, including entries it rewrote without INVLPG and A/D bits it
+// cleared, exactly as if every translation had been dropped.
+TEST_CASE("cr3_reload_of_the_directory_in_use_does_not_keep_a_mapping_whose_entry_changed_since") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
+  f.pt.map4k(0x2000, 0x6000, kRw | kPteDirty);
+  f.pt.map4k(0x3000, 0x7000, kRw | kPteDirty);
+  ShadowConfig cfg = no_prefetch();
+  cfg.defer_entry_write_drops = true;  // as the monitor runs it: drops wait for INVLPG or CR3
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  uint32_t v = 0;
+  for (uint32_t la : {0x1000u, 0x2000u, 0x3000u})
+    REQUIRE(sim_access(s, f.fake, f.mem, la, true, v).status == FillStatus::kMapped);
+  // Another frame for 0x1000; A and D cleared for 0x2000 (as page reclaim does); 0x3000 unchanged.
+  f.pt.set_pte(0x1000, 0x8000 | kPtePresent | kRw);
+  s.traces().report_physical_write(f.pt.pte_addr(0x1000), 4);
+  f.pt.set_pte(0x2000, 0x6000 | kPtePresent | kRw);
+  s.traces().report_physical_write(f.pt.pte_addr(0x2000), 4);
+  CHECK(f.fake.page(0x1000));  // deferred: a TLB may still hold them until the CR3 load
+  s.load_cr3(f.pt.cr3());
+  CHECK_FALSE(f.fake.page(0x1000));
+  CHECK_FALSE(f.fake.page(0x2000));
+  REQUIRE(f.fake.page(0x3000));
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0x1000)->mpn.value == 8);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x2000, false, v).status == FillStatus::kMapped);
+  CHECK((f.pt.pte(0x2000) & (kPteAccessed | kPteDirty)) == kPteAccessed);
+  CHECK(f.fake.page(0x2000)->prot == Prot::kRead);  // D clear: the next write must come to set it
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x2000, true, v).status == FillStatus::kMapped);
+  CHECK(f.pt.pte(0x2000) & kPteDirty);
+}
+
+TEST_CASE("a_cr3_load_sweeps_scattered_dropped_runs_in_one_host_call_but_never_over_a_kept_mapping") {
+  Fixture f;
+  for (uint32_t la : {0x1000u, 0x3000u, 0x9000u, 0x400000u}) f.pt.map4k(la, la + 0x100000, kRw | kPteDirty);
+  // A global page between dropped ones splits the sweep there.
+  f.pt.map4k(0x5000, 0x200000, kRw | kPteDirty | kPteGlobal);
+  ShadowMmu s = f.make(kPg, kCr4Pge, no_prefetch());
+  uint32_t v = 0;
+  for (uint32_t la : {0x1000u, 0x3000u, 0x5000u, 0x9000u, 0x400000u})
+    REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
+  s.load_cr3(f.other.cr3());
+  CHECK(f.fake.unmap_calls == 2);  // [0x1000, 0x4000) and [0x9000, 0x401000)
+  CHECK(f.fake.size() == 1);
+  REQUIRE(f.fake.page(0x5000));
+  CHECK(f.fake.page(0x5000)->mpn.value == 0x200);
+  CHECK(counter("shadow.host_flushing_calls") == 2);
+}
+
+TEST_CASE("a_fill_over_a_mapping_of_another_frame_replaces_it_in_one_host_call") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw);  // D clear: mapped read-only, as a copy-on-write page is
+  ShadowConfig cfg = no_prefetch();
+  cfg.defer_entry_write_drops = true;
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  // The guest gives the page a new frame (copy-on-write break) and the write fault comes first.
+  f.pt.set_pte(0x1000, 0x6000 | kPtePresent | kRw | kPteDirty | kPteAccessed);
+  s.traces().report_physical_write(f.pt.pte_addr(0x1000), 4);
+  const int maps = f.fake.map_calls;
+  v = 0x1234;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, true, v).status == FillStatus::kMapped);
+  CHECK(f.fake.map_calls == maps + 1);
+  CHECK(f.fake.unmap_calls == 0);
+  REQUIRE(f.fake.page(0x1000));
+  CHECK(f.fake.page(0x1000)->mpn.value == 6);
+  uint32_t written = 0;
+  f.mem.read_obj(GuestPhysAddr(0x6000), written);
+  CHECK(written == 0x1234);
+  CHECK(counter("shadow.replaced") == 1);
+  // The old entry's trace reference went with the old mapping; the new one holds one.
+  s.invlpg(LinearAddr(0x1000));
+  CHECK(s.traces().kinds(Ppn(kTables >> 12)) == 0);
 }
 
 TEST_CASE("prefetch_maps_only_neighbours_already_accessed_in_one_coalesced_map") {
@@ -491,4 +592,48 @@ TEST_CASE("destroyed_shadow_releases_its_page_table_traces") {
   CHECK(f.traces.kinds(table) == 0);
   CHECK(f.traces.kinds(Ppn(kPd >> 12)) == 0);
   CHECK(f.fake.size() == 0);
+}
+
+TEST_CASE("a_region_whose_prefetched_pages_the_guest_invalidates_one_by_one_is_no_longer_prefetched") {
+  Fixture f;
+  // Transient kernel mappings (Linux's fixmap slots): created with A and D already set, then torn
+  // down entry by entry, each PTE clear followed by an INVLPG of that page alone.
+  constexpr uint32_t kSlots = 0xFE800000;
+  constexpr uint32_t kFlags = kRw | kPteAccessed | kPteDirty;
+  auto map_slots = [&] {
+    for (uint32_t i = 0; i < 16; ++i) {
+      f.pt.map4k(kSlots + i * kPageSize, 0x200000 + i * 0x2000, kFlags);
+      f.traces.report_physical_write(f.pt.pte_addr(kSlots + i * kPageSize), 4);
+    }
+  };
+  auto unmap_slots = [&] {
+    for (uint32_t i = 0; i < 16; ++i) {
+      f.pt.set_pte(kSlots + i * kPageSize, 0);
+      f.traces.report_physical_write(f.pt.pte_addr(kSlots + i * kPageSize), 4);
+    }
+  };
+  ShadowConfig cfg;
+  cfg.prefetch_waste_limit = 8;
+  ShadowMmu s = f.make(kPg, 0, cfg);
+  uint32_t v = 0;
+  map_slots();
+  REQUIRE(sim_access(s, f.fake, f.mem, kSlots, false, v).status == FillStatus::kMapped);
+  CHECK(s.mapped_pages() == 16);
+  for (uint32_t i = 0; i < 16; ++i) {
+    f.pt.set_pte(kSlots + i * kPageSize, 0);
+    f.traces.report_physical_write(f.pt.pte_addr(kSlots + i * kPageSize), 4);
+    s.invlpg(LinearAddr(kSlots + i * kPageSize));
+  }
+  CHECK(s.mapped_pages() == 0);
+  CHECK(counter("shadow.prefetch_regions_off") == 1);
+  map_slots();
+  REQUIRE(sim_access(s, f.fake, f.mem, kSlots, false, v).status == FillStatus::kMapped);
+  CHECK(s.mapped_pages() == 1);  // the page used, not its neighbours
+  CHECK(sim_access(s, f.fake, f.mem, kSlots + 5 * kPageSize, false, v).fills == 1);
+  unmap_slots();
+  s.invlpg(LinearAddr(kSlots));
+  // Drops of many pages at once (munmap, exit) are not this pattern: other regions keep prefetching.
+  for (uint32_t i = 0; i < 4; ++i) f.pt.map4k(0x400000 + i * kPageSize, 0x300000 + i * kPageSize, kFlags);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x400000, false, v).status == FillStatus::kMapped);
+  CHECK(s.mapped_pages() == 4);
 }

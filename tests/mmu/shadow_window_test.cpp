@@ -134,9 +134,30 @@ TEST_CASE("invlpg_and_cr3_load_really_unmap_from_the_window") {
   s.invlpg(LinearAddr(0x1800));
   CHECK_FALSE(f.touches(0x1000));
   CHECK(f.touches(0x2000));
-  s.load_cr3(f.pt.cr3());
+  s.load_cr3(f.pt.cr3());  // the same directory: the mapping is still exact, so it stays
+  CHECK(f.touches(0x2000));
+  GuestPageTables other{f.mem, 0x40000, 0x41000};
+  s.load_cr3(other.cr3());
   CHECK_FALSE(f.touches(0x2000));
   CHECK(machine_memory_vmas() == 0);
+}
+
+TEST_CASE("one_host_unmap_sweeps_dropped_runs_and_the_reservation_between_them_stays_inaccessible") {
+  Fixture f;
+  for (uint32_t la : {0x10000u, 0x30000u, 0x200000u}) f.pt.map4k(la, la + 0x100000, kRw | kPteDirty);
+  f.pt.map4k(0xC0100000, 0x90000, kRw | kPteDirty | kPteGlobal);
+  ShadowMmu s = f.make(kPg, kCr4Pge);
+  uint32_t v = 0;
+  for (uint32_t la : {0x10000u, 0x30000u, 0x200000u, 0xC0100000u})
+    REQUIRE(f.access(s, la, false, v).status == FillStatus::kMapped);
+  const uint64_t unmaps = stats::value_of("shadow.host_unmaps");
+  GuestPageTables other{f.mem, 0x40000, 0x41000};
+  s.load_cr3(other.cr3());
+  CHECK(stats::value_of("shadow.host_unmaps") == unmaps + 1);
+  for (uint32_t la : {0x10000u, 0x20000u, 0x30000u, 0x100000u, 0x200000u}) CHECK_FALSE(f.touches(la));
+  CHECK(f.touches(0xC0100000));
+  CHECK(machine_memory_vmas() == 1);
+  s.flush();
 }
 
 TEST_CASE("code_trace_in_the_window_turns_writes_into_callbacks_and_keeps_reads_fast") {
