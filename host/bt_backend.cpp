@@ -158,6 +158,7 @@ class BtBackend final : public CpuBackend {
     runtime::engine::EngineConfig config;
     config.chaining = options_.chaining;
     if (!options_.adaptive) config.adaptive_threshold = 0;
+    config.inline_rdtsc = true;  // MonitorEnv::host_tsc() is the hardware TSC
     runtime::engine::Engine engine(vcpu, env, host, mem, {shadow, mapper, windows_.supervisor.base()},
                                    {user_shadow, user_mapper, windows_.user.base()}, config);
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });

@@ -57,6 +57,8 @@ struct SegmentCache {
   bool unusable() const { return attrs & 0x10000; }
   uint8_t rpl() const { return selector & 3; }
 };
+// Translated code copies it as two quadwords (translator/emit_segment_load.cpp).
+static_assert(sizeof(SegmentCache) == 16);
 
 struct DescriptorTableReg {
   uint32_t base = 0;
@@ -71,6 +73,30 @@ enum class TcExit : uint32_t {
   kInterrupt,     // an interrupt is pending (checked at CCF entry)
   kFault,         // a host fault in the TC became a guest exception (see pending_exception)
   kInvalidate,    // the current CCF was invalidated by a write to its own page
+};
+
+// Appended for the TC: a DS/ES/FS/GS load the monitor completed at CPL 0 in protected mode, so that
+// translated code can repeat it (translator/emit_segment_load.cpp). Filled only by
+// runtime/cpu/segment_load_cache.h, for descriptors whose accessed bit is already set in memory.
+struct SegmentLoadEntry {
+  uint32_t selector = 0;       // 0: empty (a null selector needs no entry)
+  uint32_t descriptor_la = 0;  // linear address of the descriptor the load read
+  uint64_t descriptor = 0;     // its 8 bytes as the load left them in guest memory
+  SegmentCache loaded;         // what the load installed
+};
+inline constexpr unsigned kSegmentLoadWays = 2;
+
+struct SegmentLoadCache {
+  SegmentLoadEntry entries[kSegCount][kSegmentLoadWays];
+  // 1 while CR0.PE = 1: a null selector then loads as an unusable segment (SDM vol. 3 3.4.2).
+  uint32_t protected_mode = 0;
+  // The descriptor tables the entries were read through; any change empties them.
+  uint32_t gdt_base = 0, ldt_base = 0, ldt_limit = 0, ldt_attrs = 0;
+  uint16_t gdt_limit = 0, ldt_selector = 0;
+  // Counted by translated code, folded into tc.* counters by the dispatcher.
+  uint64_t inline_loads = 0;
+  uint64_t inline_misses = 0;
+  uint64_t inline_rdtsc = 0;
 };
 
 struct VcpuState {
@@ -113,6 +139,9 @@ struct VcpuState {
   uint32_t irq_pending = 0;
   // Appended: IA32_TSC_ADJUST (SDM vol. 3 17.17.3), the sum of all changes made to the guest TSC.
   uint64_t tsc_adjust = 0;
+
+  // Appended: segment loads translated code may repeat without the monitor (see SegmentLoadCache).
+  SegmentLoadCache seg_loads;
 
   uint32_t& reg(Gpr r) { return gpr[r]; }
   uint32_t reg(Gpr r) const { return gpr[r]; }

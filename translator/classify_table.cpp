@@ -157,7 +157,7 @@ constexpr Rule kTable[] = {
        "register/memory/immediate move; moffs (A0-A3) too: with 0x67 its offset is 32 bits in 64-bit mode (SDM vol. 2 MOV)"),
     MF(ZYDIS_MNEMONIC_MOV, Form::kMovFromSegment, kVcpu, kFall, kSegStore),
     MF(ZYDIS_MNEMONIC_MOV, Form::kMovToSs, kCall, kShadow, "R&I: segment load; mov ss inhibits interrupts for one instruction (SDM vol. 3 6.8.3)"),
-    MF(ZYDIS_MNEMONIC_MOV, Form::kMovToSegment, kCall, kEnd, "R&I: segment load with descriptor checks; the new base changes how later code translates"),
+    MF(ZYDIS_MNEMONIC_MOV, Form::kMovToSegment, kVcpu, kFall, "R&I: segment load with descriptor checks; repeated in the TC from the vCPU's cache of checked descriptors, else the monitor; the TC reads FS/GS bases at run time"),
     MF(ZYDIS_MNEMONIC_MOV, Form::kMovControlDebug, kCall, kEnd, "SDM vol. 3 5.9: privileged; CR0/CR3/CR4 writes change mode or paging"),
 
     // --- stack: 64-bit mode pushes and pops 8 bytes (SDM vol. 1 3.4.1.1) ---------------------
@@ -165,7 +165,7 @@ constexpr Rule kTable[] = {
     MF(ZYDIS_MNEMONIC_PUSH, Form::kSegmentOperand, kVcpu, kFall, "R&I: push Sreg stores a selector; value from the vCPU; 06/0E/16/1E invalid in 64-bit mode"),
     MF(ZYDIS_MNEMONIC_PUSH, Form::kSsOperand, kVcpu, kFall, "R&I: push ss stores a selector; value from the vCPU; 16 invalid in 64-bit mode"),
     MF(ZYDIS_MNEMONIC_POP, Form::kNoSegmentOperand, kRe, kFall, "pops 8 bytes through RSP in 64-bit mode: re-encode as a 32-bit load"),
-    MF(ZYDIS_MNEMONIC_POP, Form::kSegmentOperand, kCall, kEnd, "R&I: pop Sreg loads a segment (descriptor checks)"),
+    MF(ZYDIS_MNEMONIC_POP, Form::kSegmentOperand, kVcpu, kFall, "R&I: pop Sreg loads a segment (descriptor checks); in the TC like mov Sreg"),
     MF(ZYDIS_MNEMONIC_POP, Form::kSsOperand, kCall, kShadow, "R&I: pop ss loads SS and inhibits interrupts for one instruction (SDM vol. 3 6.8.3)"),
     M(ZYDIS_MNEMONIC_PUSHA, kRe, kFall, "invalid in 64-bit mode (SDM vol. 2 PUSHA)"),
     M(ZYDIS_MNEMONIC_PUSHAD, kRe, kFall, "invalid in 64-bit mode (SDM vol. 2 PUSHAD)"),
@@ -263,7 +263,7 @@ constexpr Rule kTable[] = {
     M(ZYDIS_MNEMONIC_CPUID, kCall, kFall, "reports btvmm's guest feature set, not the host's"),
     M(ZYDIS_MNEMONIC_RDMSR, kCall, kFall, "SDM vol. 3 5.9: privileged; virtual MSRs"),
     M(ZYDIS_MNEMONIC_WRMSR, kCall, kEnd, "SDM vol. 3 5.9: privileged; may change timer or interrupt state"),
-    M(ZYDIS_MNEMONIC_RDTSC, kCall, kFall, "guest TSC (offset, CR4.TSD: SDM vol. 3 5.9)"),
+    M(ZYDIS_MNEMONIC_RDTSC, kVcpu, kFall, "guest TSC = host TSC + offset, in the TC at CPL 0; CR4.TSD at CPL 3 (SDM vol. 3 5.9)"),
     M(ZYDIS_MNEMONIC_RDTSCP, kCall, kFall, "guest TSC and TSC_AUX"),
     M(ZYDIS_MNEMONIC_RDPMC, kCall, kFall, "SDM vol. 3 5.9: privileged unless CR4.PCE"),
     M(ZYDIS_MNEMONIC_INVLPG, kCall, kEnd, "SDM vol. 3 5.9: privileged; drops shadow mappings, maybe of this code"),

@@ -104,6 +104,11 @@ void EmitContext::finish() {
   }
 }
 
+bool host_has_bmi2() {
+  static const bool bmi2 = asmjit::CpuInfo::host().hasFeature(asmjit::CpuFeatures::X86::kBMI2);
+  return bmi2;
+}
+
 x86::Gp host_gpr(ZydisRegister r) {
   if (r >= ZYDIS_REGISTER_EAX && r <= ZYDIS_REGISTER_EDI) return x86::gpd(r - ZYDIS_REGISTER_EAX);
   if (r >= ZYDIS_REGISTER_AX && r <= ZYDIS_REGISTER_DI) return x86::gpw(r - ZYDIS_REGISTER_AX);

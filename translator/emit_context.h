@@ -29,6 +29,9 @@ struct TcLayout {
   // Host address of guest linear 0 in the user window: CPL 3 CCFs address guest memory through
   // the host GS segment, whose base the engine sets to this (DESIGN.md 2).
   uint64_t user_base = 0;
+  // rdtsc at CPL 0 reads the host TSC in the TC (emit_rdtsc.cpp): only when the CpuEnv's host_tsc()
+  // is the hardware TSC, as MonitorEnv's is (test environments return their own values).
+  bool inline_rdtsc = false;
 };
 
 // Offsets into VcpuState that emitted code uses through R15 (vcpu_state.h: the TC ABI).
@@ -42,7 +45,12 @@ inline constexpr int32_t kInterruptShadow = offsetof(runtime::VcpuState, interru
 inline constexpr int32_t kIrqPending = offsetof(runtime::VcpuState, irq_pending);
 inline constexpr int32_t kScratch0 = offsetof(runtime::VcpuState, host_scratch);
 inline constexpr int32_t kScratch1 = offsetof(runtime::VcpuState, host_scratch) + 8;
+inline constexpr int32_t kTscOffset = offsetof(runtime::VcpuState, tsc_offset);
+inline constexpr int32_t kSegLoads = offsetof(runtime::VcpuState, seg_loads);
 }  // namespace vcpu_off
+
+// Host R8-R11 are never guest state and are caller-saved for the monitor (x86-64 psABI 3.2.1): an
+// instruction's sequence may use them as scratch (emit_segment_load.cpp), never across instructions.
 
 class EmitContext {
  public:
@@ -104,6 +112,10 @@ class EmitContext {
   asmjit::Label indirect_miss;  // valid once jump_indirect_r12 ran
 };
 
+// Whether the host has BMI2 (shlx/shrx/rorx: shifts that write no flags). Sequences that need it are
+// left to the monitor without it.
+bool host_has_bmi2();
+
 // Host register for a Zydis 32/16/8-bit GPR of the guest (same encoding number).
 asmjit::x86::Gp host_gpr(ZydisRegister r);
 
@@ -136,5 +148,10 @@ enum class VcpuEmit : uint8_t {
   kEndsCcf,     // in-TC sequence that ends with an exit (sti as the TU's last instruction)
 };
 VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn);
+// mov Sreg, r/m16 and pop Sreg for DS/ES/FS/GS at CPL 0 from the vCPU's segment-load cache, with a
+// monitor exit on a miss (emit_segment_load.cpp); false when this form is left to the monitor.
+bool emit_segment_load(EmitContext& c, const DecodedInstruction& insn);
+// rdtsc at CPL 0 (emit_rdtsc.cpp); false when it is left to the monitor.
+bool emit_rdtsc(EmitContext& c);
 
 }  // namespace btvmm::translator

@@ -1,6 +1,7 @@
 // In-TC sequences for Kind::kVirtualCpu instructions that Linux runs constantly (DESIGN.md 1:
 // "cli/sti/pushf/popf become a few instructions on the virtual flags"): cli, sti, pushfd and popfd,
-// and the selector stores mov r/m, Sreg and push Sreg.
+// and the selector stores mov r/m, Sreg and push Sreg; segment loads (emit_segment_load.cpp) and rdtsc
+// (emit_rdtsc.cpp) are dispatched from here.
 // The virtual IF, IOPL, TF, NT, AC, ID live in vcpu.eflags; the guest's arithmetic flags and DF stay
 // in the host RFLAGS, saved and restored with pushfq/popfq on the monitor stack (never the guest's).
 // Never lets guest TF or AC reach the host RFLAGS, and never changes IOPL/TF/NT/AC/ID/RF in the TC:
@@ -197,9 +198,15 @@ VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn) {
       emit_popfd(c, insn);
       return VcpuEmit::kContinues;
     case ZYDIS_MNEMONIC_MOV:
+      if (insn.operands()[0].type == ZYDIS_OPERAND_TYPE_REGISTER && selector_offset(insn.operands()[0].reg.value) >= 0)
+        return emit_segment_load(c, insn) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
       return emit_mov_from_sreg(c, insn) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
     case ZYDIS_MNEMONIC_PUSH:
       return emit_push_sreg(c, insn) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
+    case ZYDIS_MNEMONIC_POP:
+      return emit_segment_load(c, insn) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
+    case ZYDIS_MNEMONIC_RDTSC:
+      return emit_rdtsc(c) ? VcpuEmit::kContinues : VcpuEmit::kNotEmitted;
     default:
       return VcpuEmit::kNotEmitted;
   }

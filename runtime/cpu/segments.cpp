@@ -3,6 +3,7 @@
 #include "runtime/cpu/segments.h"
 
 #include "runtime/cpu/memory_access.h"
+#include "runtime/cpu/segment_load_cache.h"
 
 namespace btvmm::runtime {
 namespace {
@@ -133,6 +134,9 @@ Fault load_segment(VcpuState& vcpu, CpuEnv& env, SegReg reg, uint16_t selector) 
   if (!d.present()) return np_sel(selector);
   if (auto f = mark_accessed(vcpu, env, selector, &d)) return f;
   set_segment(vcpu, reg, make_segment_cache(selector, d));
+  // The accessed bit is now set in memory: translated code may repeat this load while the
+  // descriptor's bytes stay the same (segment_load_cache.h).
+  if (uint32_t la = 0; descriptor_address(vcpu, selector, &la)) remember_segment_load(vcpu, reg, selector, d, la);
   return std::nullopt;
 }
 

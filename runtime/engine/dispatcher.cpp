@@ -11,6 +11,7 @@
 #include "mmu/paging.h"
 #include "runtime/cpu/emulate_memory.h"
 #include "runtime/cpu/execute.h"
+#include "runtime/cpu/segment_load_cache.h"
 #include "runtime/engine/simulate.h"
 #include "runtime/engine/host_gs.h"
 #include "runtime/engine/tc_fault_handler.h"
@@ -38,6 +39,9 @@ stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that fou
 stats::Counter c_exit_decodes{"tc.exit_decodes", "monitor exits that fetched and decoded their instruction again"};
 stats::Counter c_device_services{"tc.device_services", "dispatcher passes that let the host service devices (attention, port I/O, MMIO, MSR, HLT)"};
 stats::Counter c_tu_faults{"tc.tu_faults", "code fetch or decode faults raised at a TU start"};
+stats::Counter c_segment_loads_inline{"tc.segment_loads_inline", "mov/pop of DS/ES/FS/GS completed in the TC from the segment-load cache"};
+stats::Counter c_segment_load_misses{"tc.segment_load_misses", "in-TC segment loads that found no matching cached descriptor and left for the monitor"};
+stats::Counter c_rdtsc_inline{"tc.rdtsc_inline", "rdtsc executed in the TC at CPL 0"};
 
 // Instructions executed in the monitor whose purpose is to reach device models: port I/O (SDM vol.
 // 1 18.2) and MSR accesses (an MSR may belong to a device, e.g. the local APIC's). A system
@@ -75,6 +79,7 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
   layout_.exit_common = trampolines_.exit_common();
   layout_.simulate = &simulate_;
   layout_.user_base = user_.base;
+  layout_.inline_rdtsc = config.inline_rdtsc;
   cache_.chaining_enabled = config.chaining;
   // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
   if (std::all_of(std::begin(vcpu_.fxsave), std::end(vcpu_.fxsave), [](uint8_t b) { return b == 0; })) {
@@ -375,6 +380,9 @@ std::optional<StepResult> Engine::emulate_in_monitor() {
   if (StepResult* r = std::get_if<StepResult>(&decoded)) return *r;
   const auto& insn = std::get<translator::DecodedInstruction>(decoded);
   if (std::optional<StepResult> r = emulate_memory_instruction(vcpu_, env_, insn)) return r;
+  // An in-TC segment load read its descriptor where the shadow cannot map (a descriptor table in
+  // MMIO or outside RAM): the monitor performs the whole load through CpuEnv.
+  if (translator::classify(insn).kind == translator::Kind::kVirtualCpu) return execute_instruction(vcpu_, env_, insn);
   last_error_ = fmt::format("guest EIP {:#x}: '{}' touches memory the shadow cannot map (guest page 0, non-RAM or "
                             "MMIO) and is not an instruction the monitor emulates yet", vcpu_.eip, insn.text());
   return std::nullopt;
@@ -391,6 +399,14 @@ bool Engine::deliver(const StepResult& r) {
       return deliver_exception(vcpu_, env_, r.exception).kind != StepResult::kShutdown;
   }
   return false;
+}
+
+void Engine::fold_tc_counts() {
+  SegmentLoadCache& c = vcpu_.seg_loads;
+  c_segment_loads_inline.inc(c.inline_loads);
+  c_segment_load_misses.inc(c.inline_misses);
+  c_rdtsc_inline.inc(c.inline_rdtsc);
+  c.inline_loads = c.inline_misses = c.inline_rdtsc = 0;
 }
 
 void Engine::on_branch_exit() {
@@ -495,7 +511,9 @@ RunResult Engine::run() {
     }
     c_entries.inc();
     vcpu_.irq_pending = host_.interrupt_pending();
+    sync_segment_load_cache(vcpu_);
     const TcExit why = trampolines_.enter(vcpu_, entry);
+    fold_tc_counts();
     const uint64_t hits = lookup_hits();
     c_indirect_hits.inc(hits - hits_reported_);
     hits_reported_ = hits;

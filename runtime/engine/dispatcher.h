@@ -41,6 +41,9 @@ struct EngineConfig {
   // Adaptive retranslation: an instruction that took this many traced-write traps is retranslated
   // as SIMULATE (0 turns it off; the ptemod nanobenchmark compares both).
   unsigned adaptive_threshold = 8;
+  // rdtsc at CPL 0 runs in the TC on the hardware TSC: only when the CpuEnv's host_tsc() is that
+  // TSC (MonitorEnv), not a test environment's own clock (translator::TcLayout::inline_rdtsc).
+  bool inline_rdtsc = false;
 };
 
 enum class RunResult : uint8_t {
@@ -150,6 +153,8 @@ class Engine {
   std::optional<StepResult> emulate_in_monitor();
   StepResult deliver_tu_fault(const translator::GuestFault& f);
   void on_branch_exit();
+  // Adds what translated code counted in vcpu.seg_loads to the tc.* counters.
+  void fold_tc_counts();
   StepResult unsimulate(uint32_t eip);
   bool deliver(const StepResult& r);  // false: shutdown
 

@@ -136,14 +136,14 @@ TEST_CASE("mov_is_split_by_operands_segment_control_and_plain") {
   CHECK(kind_of({0x89, 0xc8}) == Kind::kIdent);                        // mov eax, ecx
   CHECK(kind_of({0x8b, 0x43, 0x04}) == Kind::kIdentAddr32);            // mov eax, [ebx+4]
   CHECK(kind_of({0x8c, 0xd8}) == Kind::kVirtualCpu);                   // mov eax, ds
-  CHECK(kind_of({0x8e, 0xd8}) == Kind::kCallout);                      // mov ds, eax
+  CHECK(kind_of({0x8e, 0xd8}) == Kind::kVirtualCpu);                   // mov ds, eax (TC, else monitor)
   CHECK(kind_of({0x0f, 0x22, 0xd8}) == Kind::kCallout);                // mov cr3, eax
   // moffs: 64-bit mode reads an 8-byte offset unless 0x67 is present, which it always is.
   CHECK(kind_of({0xa1, 0x00, 0x10, 0x00, 0x00}) == Kind::kIdentAddr32); // mov eax, [0x1000]
   CHECK(kind_of({0xa2, 0x00, 0x10, 0x00, 0x00}) == Kind::kIdentAddr32); // mov [0x1000], al
   CHECK(kind_of({0x67, 0xa1, 0x00, 0x10}) == Kind::kReencode32);       // mov eax, [0x1000] (16-bit moffs)
   CHECK(cls({0x8e, 0xd0}).flow == Flow::kEndsTuInShadow);              // mov ss, eax
-  CHECK(cls({0x8e, 0xd8}).flow == Flow::kEndsTu);                      // mov ds, eax
+  CHECK(cls({0x8e, 0xd8}).flow == Flow::kFallsThrough);                // mov ds, eax: no mode change
   CHECK(cls({0x8c, 0xd8}).flow == Flow::kFallsThrough);
 }
 
@@ -154,9 +154,9 @@ TEST_CASE("push_and_pop_are_split_by_segment_operand") {
   CHECK(kind_of({0x58}) == Kind::kReencode32);              // pop eax
   CHECK(kind_of({0x8f, 0x00}) == Kind::kReencode32);        // pop [eax]
   CHECK(kind_of({0x0e}) == Kind::kVirtualCpu);              // push cs
-  CHECK(kind_of({0x1f}) == Kind::kCallout);                 // pop ds
+  CHECK(kind_of({0x1f}) == Kind::kVirtualCpu);              // pop ds
   CHECK(cls({0x17}).flow == Flow::kEndsTuInShadow);         // pop ss
-  CHECK(cls({0x1f}).flow == Flow::kEndsTu);                 // pop ds
+  CHECK(cls({0x1f}).flow == Flow::kFallsThrough);           // pop ds
   CHECK(kind_of({0x60}) == Kind::kReencode32);              // pushad
   CHECK(kind_of({0x61}) == Kind::kReencode32);              // popad
   CHECK(kind_of({0xc8, 0x10, 0x00, 0x00}) == Kind::kReencode32);  // enter

@@ -95,7 +95,6 @@ TEST_CASE("tu_ends_after_callouts_that_change_control_mode_or_paging_but_not_aft
                                      {0xf4},                                  // hlt
                                      {0xea, 0, 0x10, 0, 0, 0x08, 0},          // jmp far
                                      {0x0f, 0x01, 0x38},                      // invlpg [eax]
-                                     {0x8e, 0xd8},                            // mov ds, eax
                                      {0x66, 0x9d},                            // popf (16-bit)
                                      {0x0f, 0x0b}}) {                         // ud2
     FakeCode code;
@@ -304,4 +303,12 @@ TEST_CASE("tu_formats_as_one_line_per_instruction_with_kind_and_end") {
   FakeCode none;
   CHECK(format_translation_unit(form_translation_unit(0x9000, none.fetcher())) ==
         "end: fault, raises #PF at 00009000 (cr2 00009000)\n");
+}
+
+TEST_CASE("tu_continues_after_data_segment_loads_and_rdtsc_which_the_tc_may_complete") {
+  FakeCode code;
+  code.put(0x5000, {0x8e, 0xd8, 0x07, 0x0f, 0xa1, 0x0f, 0x31, 0xc3});  // mov ds, eax; pop es; pop fs; rdtsc; ret
+  auto tu = form_translation_unit(0x5000, code.fetcher());
+  REQUIRE(tu.instructions.size() == 5);
+  for (unsigned i = 0; i < 4; ++i) CHECK(tu.instructions[i].kind() == Kind::kVirtualCpu);
 }
