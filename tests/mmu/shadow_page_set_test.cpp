@@ -60,3 +60,18 @@ TEST_CASE("reverse_indexes_follow_inserts_and_erases") {
   CHECK(s.large_pages_in(2) == std::vector<uint32_t>{0x805});
   CHECK(s.large_pages_in(1).empty());
 }
+
+TEST_CASE("any_in_sees_exactly_the_pages_mapped_in_a_half_open_range") {
+  ShadowPageSet s;
+  s.insert(10, page(100));
+  s.insert(20, page(200));
+  CHECK_FALSE(s.any_in(0, 10));
+  CHECK(s.any_in(10, 11));
+  CHECK_FALSE(s.any_in(11, 20));
+  CHECK(s.any_in(11, 21));
+  CHECK_FALSE(s.any_in(21, UINT32_MAX));
+  s.erase(20);
+  CHECK_FALSE(s.any_in(11, 21));
+  s.clear();
+  CHECK_FALSE(s.any_in(0, UINT32_MAX));
+}
