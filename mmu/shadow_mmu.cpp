@@ -11,6 +11,8 @@
 namespace btvmm::mmu {
 namespace {
 
+stats::Counter c_prefills{"shadow.prefills",
+                          "pages mapped ahead of a retried access, right after the guest wrote their entry"};
 stats::Counter c_hidden{"shadow.hidden_faults", "faults the guest's tables allow, fixed by mapping"};
 stats::Counter c_true{"shadow.true_faults", "faults reflected to the guest as #PF"};
 stats::Counter c_maps{"shadow.maps", "host map calls (one per run of contiguous pages)"};
@@ -288,7 +290,26 @@ void ShadowMmu::drop_pending() {
   drop(std::move(victims));
 }
 
-FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
+FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) { return fill_at(la, kind, false); }
+
+bool ShadowMmu::prefill(LinearAddr la) {
+  const uint32_t lpn = la.value >> kPageShift;
+  if (la.value < mapper_.first_mappable().value || (pages_.find(lpn) && !pending_drops_.count(lpn))) return false;
+  const WalkResult probe = walk(mem_, state_, la, view_access(AccessKind::kRead), WalkMode::kProbe);
+  if (!probe.ok()) return false;
+  const Translation& t = probe.translation;
+  const Ppn ppn = ppn_of(t.page());
+  if (!mem_.pmap().valid(ppn)) return false;
+  // A write walk sets nothing when D is set already; on a traced frame only a read may be prepared
+  // (a write fill there reports a guest write that has not happened).
+  const bool write = t.dirty && access_allowed(t, view_access(AccessKind::kWrite), state_.write_protect()) &&
+                     traces_.kinds(ppn) == 0;
+  const bool mapped = fill_at(la, write ? AccessKind::kWrite : AccessKind::kRead, true).status == FillStatus::kMapped;
+  if (mapped) c_prefills.inc();
+  return mapped;
+}
+
+FillResult ShadowMmu::fill_at(LinearAddr la, AccessKind kind, bool ahead) {
   FillResult res;
   const Access access = view_access(kind);
   WalkResult w = walk(mem_, state_, la, access);
@@ -325,7 +346,7 @@ FillResult ShadowMmu::fill(LinearAddr la, AccessKind kind) {
     }
   }
 
-  c_hidden.inc();
+  if (!ahead) c_hidden.inc();
   const uint32_t lpn = la.value >> kPageShift;
   // A pending drop is settled here: the walk above saw the entry as it is now.
   pending_drops_.erase(lpn);

@@ -89,6 +89,13 @@ class ShadowMmu final : private TraceListener {
 
   // Handles a host fault at `la` caused by an access of `kind` from the view's privilege.
   FillResult fill(LinearAddr la, AccessKind kind);
+  // Maps `la` ahead of its access if the guest's tables now allow it and it is not mapped yet (the
+  // engine calls this when the guest has just written the entry for a #PF it is handling, so the
+  // retried access finds the page: one host signal fewer per demand-paging or copy-on-write fault).
+  // The walk sets A as a processor may for a translation it caches ahead of use (SDM vol. 3A
+  // 4.10.2.3); it never sets D: the page is mapped writable only if D is already set. True if it
+  // mapped the page (counted in shadow.prefills, not as a hidden fault).
+  bool prefill(LinearAddr la);
 
   // Traces are shared: the translator adds kCode traces and registers callbacks there, and
   // reports writes the monitor emulates (WriteTraces::report_physical_write).
@@ -115,6 +122,7 @@ class ShadowMmu final : private TraceListener {
   void drop_pending();
   void publish_vmas() const;
   void mode_changed();
+  FillResult fill_at(LinearAddr la, AccessKind kind, bool ahead);
   void page_traced(Ppn page) override { write_protect(page); }
   void page_table_written(Ppn page, uint32_t offset, uint32_t end) override;
 

@@ -109,6 +109,10 @@ void Engine::code_written(uint32_t ppn) {
 
 void Engine::record_fault(const GuestException& e, uint32_t eip) {
   pending_fault_ = e;
+  if (e.vector == kPf) {
+    prefill_la_ = e.cr2;
+    prefill_cpl_ = vcpu_.cpl;
+  }
   vcpu_.eip = eip;
   vcpu_.exit_reason = TcExit::kFault;
 }
@@ -126,6 +130,10 @@ void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
     cache_.invalidate(*ccf);
   }
   events_.retranslation(eip, config_.adaptive_threshold, ccf);
+}
+
+void Engine::prefill_after_entry_write() {
+  if (prefill_la_ && view(prefill_cpl_).shadow.prefill(LinearAddr(*prefill_la_))) prefill_la_.reset();
 }
 
 void Engine::record_unsupported(std::string what) {
@@ -337,6 +345,9 @@ StepResult Engine::execute_exit(const translator::DecodedInstruction& insn, tran
     if (!r && emulated_access) r = emulate_memory_instruction(vcpu_, env_, insn);
     if (r) {
       c_simulated_stores.inc();
+      // Page-table stores are what SIMULATE mostly does: the guest's #PF handler may just have
+      // made the faulting page present.
+      if (r->kind == StepResult::kContinue) prefill_after_entry_write();
       return *r;
     }
     return unsimulate(vcpu_.eip);
@@ -431,7 +442,10 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
   switch (what) {
     case PagingEvent::kCr0: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr0(vcpu_.cr0); }); break;
     case PagingEvent::kCr4: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr4(vcpu_.cr4); }); break;
-    case PagingEvent::kCr3: for_each_shadow([&](mmu::ShadowMmu& s) { s.load_cr3(vcpu_.cr3); }); break;
+    case PagingEvent::kCr3:
+      for_each_shadow([&](mmu::ShadowMmu& s) { s.load_cr3(vcpu_.cr3); });
+      prefill_la_.reset();  // the fault belonged to the address space being left
+      break;
     case PagingEvent::kInvlpg: for_each_shadow([&](mmu::ShadowMmu& s) { s.invlpg(LinearAddr(addr)); }); break;
   }
   // CCFs are keyed by linear EIP: a new mapping may put other code there. Only CCFs whose code

@@ -177,6 +177,11 @@ class Engine {
   CcfTraceFn trace_;
   TcEvents events_;
   std::optional<GuestException> pending_fault_;
+  // The linear address and CPL of the last #PF reflected to the guest, until the monitor writes
+  // the entry that resolves it (then its page is mapped ahead: ShadowMmu::prefill) or a CR3 load.
+  std::optional<uint32_t> prefill_la_;
+  uint8_t prefill_cpl_ = 0;
+  void prefill_after_entry_write();
   bool emulate_pending_ = false;
   std::string last_error_;
   std::optional<translator::GuestFault> tu_fault_;

@@ -637,3 +637,33 @@ TEST_CASE("a_region_whose_prefetched_pages_the_guest_invalidates_one_by_one_is_n
   REQUIRE(sim_access(s, f.fake, f.mem, 0x400000, false, v).status == FillStatus::kMapped);
   CHECK(s.mapped_pages() == 4);
 }
+
+// ShadowMmu::prefill: a page the guest just made present is mapped before its access, with A set
+// (a translation a processor may cache ahead of use) but never D: writable only if D is set
+// already, read-only on a traced frame; nothing for an entry that is still not present.
+TEST_CASE("prefill_maps_a_newly_present_page_setting_a_but_never_d") {
+  Fixture f;
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  CHECK_FALSE(s.prefill(LinearAddr(0x08048000)));  // no entry yet
+  CHECK_FALSE(f.fake.page(0x08048000));
+
+  f.pt.map4k(0x08048000, 0x300000, kRw | kUs);  // as a #PF handler writes it: A and D clear
+  REQUIRE(s.prefill(LinearAddr(0x08048123)));
+  REQUIRE(f.fake.page(0x08048000));
+  CHECK(f.fake.page(0x08048000)->prot == Prot::kRead);
+  CHECK((f.pt.pte(0x08048000) & (kPteAccessed | kPteDirty)) == kPteAccessed);
+  CHECK(counter("shadow.prefills") == 1);
+  CHECK(counter("shadow.hidden_faults") == 0);
+  CHECK_FALSE(s.prefill(LinearAddr(0x08048000)));  // mapped already: nothing to do
+
+  f.pt.map4k(0x08049000, 0x301000, kRw | kUs | kPteDirty);  // Linux's write fault: D set, A clear
+  REQUIRE(s.prefill(LinearAddr(0x08049000)));
+  CHECK(f.fake.page(0x08049000)->prot == Prot::kReadWrite);
+  CHECK((f.pt.pte(0x08049000) & (kPteAccessed | kPteDirty)) == (kPteAccessed | kPteDirty));
+
+  f.pt.map4k(0x0804a000, 0x302000, kRw | kUs | kPteDirty);
+  f.traces.add(Ppn(0x302), TraceKind::kCode);
+  REQUIRE(s.prefill(LinearAddr(0x0804a000)));
+  CHECK(f.fake.page(0x0804a000)->prot == Prot::kRead);
+  f.traces.remove(Ppn(0x302), TraceKind::kCode);
+}
