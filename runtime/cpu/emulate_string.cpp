@@ -85,7 +85,9 @@ std::optional<StepResult> string_instruction(VcpuState& vcpu, CpuEnv& env, const
   const uint32_t step = (vcpu.eflags & kFlagDf) ? uint32_t(-int32_t(size)) : size;
 
   auto index = [&](Gpr r) { return vcpu.gpr[r] & amask; };
-  auto advance = [&](Gpr r) { vcpu.gpr[r] = (vcpu.gpr[r] & ~amask) | ((vcpu.gpr[r] + step) & amask); };
+  // Adds to SI/DI/CX within the address size, leaving the upper half of a 16-bit register alone.
+  auto add = [&](Gpr r, uint32_t delta) { vcpu.gpr[r] = (vcpu.gpr[r] & ~amask) | ((vcpu.gpr[r] + delta) & amask); };
+  auto advance = [&](Gpr r) { add(r, step); };
 
   for (uint32_t done = 0;; ++done) {
     if (rep && index(kEcx) == 0) break;
@@ -94,10 +96,9 @@ std::optional<StepResult> string_instruction(VcpuState& vcpu, CpuEnv& env, const
       const uint32_t n = string_run(vcpu, env, *kind, size, amask, src_seg,
                                     std::min(index(kEcx), kMaxStringIterations - done), read_gpr(vcpu, acc));
       if (n) {
-        const uint32_t moved = n * step;
-        vcpu.gpr[kEdi] = (vcpu.gpr[kEdi] & ~amask) | ((vcpu.gpr[kEdi] + moved) & amask);
-        if (*kind == StringOp::kMovs) vcpu.gpr[kEsi] = (vcpu.gpr[kEsi] & ~amask) | ((vcpu.gpr[kEsi] + moved) & amask);
-        vcpu.gpr[kEcx] = (vcpu.gpr[kEcx] & ~amask) | ((vcpu.gpr[kEcx] - n) & amask);
+        add(kEdi, n * step);
+        if (*kind == StringOp::kMovs) add(kEsi, n * step);
+        add(kEcx, -n);
         done += n - 1;  // the loop's ++done counts the last one
         continue;
       }
@@ -135,7 +136,7 @@ std::optional<StepResult> string_instruction(VcpuState& vcpu, CpuEnv& env, const
         break;
     }
     if (!rep) break;
-    vcpu.gpr[kEcx] = (vcpu.gpr[kEcx] & ~amask) | ((vcpu.gpr[kEcx] - 1) & amask);
+    add(kEcx, uint32_t(-1));
     if (compare) {
       const bool zf = vcpu.eflags & kFlagZf;
       if (insn.has_repne() ? zf : !zf) break;
