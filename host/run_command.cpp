@@ -110,11 +110,14 @@ KernelInput gather_boot_set(const RunOptions& o, std::optional<DiskImageHeader>&
   return in;
 }
 
+// The executed-instruction profile (exec.*, tc.indirect_hits) exists only under the translator and
+// costs translated code ~15% (EngineConfig::count_executions): only --stats pays for it.
+bool collects_exec_profile(const RunOptions& o) { return o.accel == Accel::kBt && o.stats; }
+
 std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::GuestWindows* window, TcTrace* trace) {
   if (o.accel == Accel::kBt) {
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
-    // The executed-instruction profile costs translated code ~15%: only --stats pays for it.
-    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace, o.stats});
+    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace, collects_exec_profile(o)});
   }
   if (o.log_in_asm || o.log_out_asm || o.log_tc || o.nochain || o.perf_map)
     fail(ExitCode::kUsage, "-d in_asm/out_asm/tc/nochain, --trace-tc and --perf-map describe the binary translator: use --accel bt");
@@ -233,7 +236,7 @@ int run_command(const RunOptions& o, mmu::GuestWindows* window) {
   restore_terminal();
   translator::publish_derived_exec_counters();
   if (o.stats) std::fprintf(stderr, "btvmm statistics:\n%s", stats::format_table(false).c_str());
-  if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status, o.stats || o.accel != Accel::kBt);
+  if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status, collects_exec_profile(o));
   return status;
 }
 
