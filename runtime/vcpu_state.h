@@ -109,7 +109,8 @@ struct VcpuState {
   uint32_t eflags = kFlagFixed1;
   TcExit exit_reason = TcExit::kNone;
   // Set asynchronously (timer/kick signal, device model) when the dispatcher must look at
-  // interrupts or stop; translated code tests it at every CCF entry.
+  // interrupts or stop; translated code tests it at every CCF entry. Only ever 0 or 1: the TC's
+  // check (translator/emit_context.cpp) turns 1 into 0 with a decrement to branch on it.
   volatile uint32_t attention = 0;
   uint64_t host_rsp = 0;       // monitor stack pointer saved on TC entry
   uint64_t host_scratch[4] = {};

@@ -41,11 +41,13 @@ void patch_chain(Ccf& from, unsigned index, Ccf* to) {
   // into the next TU, forward jcc) skip the 4-instruction check.
   const uint8_t* dest = !to ? from.host + s.stub_offset
                         : s.target_eip > from.key.eip ? to->host + to->body_offset
-                                                      : to->host;
-  // E9 rel32: relative to the end of the 5-byte instruction (SDM vol. 2 JMP). A 4-byte aligned
-  // store would be atomic, but only this thread runs translated code, so plain memcpy suffices.
-  const int32_t rel = static_cast<int32_t>(dest - (jmp + 5));
-  std::memcpy(jmp + 1, &rel, 4);
+                                                      : to->entry();
+  // rel32 of E9 (jmp) or 0F 8x (jcc), relative to the end of the instruction (SDM vol. 2 JMP, Jcc).
+  // A 4-byte aligned store would be atomic, but only this thread runs translated code, so plain
+  // memcpy suffices.
+  uint8_t* rel_field = jmp + (jmp[0] == 0x0F ? 2 : 1);
+  const int32_t rel = static_cast<int32_t>(dest - (rel_field + 4));
+  std::memcpy(rel_field, &rel, 4);
   s.linked = to;
 }
 

@@ -36,8 +36,9 @@ struct CodeMapping {
   bool large = false;
 };
 
-// A direct-branch exit: a 5-byte `jmp rel32` at jmp_offset, aimed at its own exit stub until the
-// target's CCF exists, then patched to jump straight there ("chaining").
+// A direct-branch exit: a `jmp rel32` (E9) or `jcc rel32` (0F 80+cc) at jmp_offset, aimed at its own
+// exit stub until the target's CCF exists, then patched to jump straight there ("chaining"). A taken
+// guest Jcc is one host branch to its target, not a jcc to a jmp.
 struct ChainSlot {
   size_t jmp_offset = 0;
   size_t stub_offset = 0;
@@ -49,9 +50,13 @@ struct Ccf {
   CcfKey key;
   uint32_t guest_pages[2] = {};  // guest-physical page numbers holding the TU's bytes
   unsigned guest_page_count = 0;
-  uint8_t* host = nullptr;  // entry point (the attention check)
+  // First byte of its host code: the attention check's exit, which precedes the entry so that the
+  // check's branch is a backward one, not taken while no attention is pending.
+  uint8_t* host = nullptr;
   size_t host_size = 0;
+  size_t entry_offset = 0;  // the attention check, where transfers from outside the CCF enter
   size_t body_offset = 0;  // first guest instruction, after the attention check
+  // Offsets (entry, body, map, slots) count from `host`.
   unsigned guest_bytes = 0;
   std::vector<EmittedRange> map;  // one per guest instruction, in host order
   std::vector<ChainSlot> slots;
@@ -69,6 +74,7 @@ struct Ccf {
   // Runs of this CCF and its instructions by kind; folded into exec.* counters when destroyed.
   ExecProfile profile;
 
+  uint8_t* entry() const { return host + entry_offset; }
   bool contains(uint64_t host_addr) const {
     auto h = reinterpret_cast<uint64_t>(host);
     return host_addr >= h && host_addr < h + host_size;

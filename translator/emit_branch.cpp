@@ -71,9 +71,8 @@ bool emit_branch_direct(EmitContext& c, const DecodedInstruction& insn) {
   const bool jcc = (z.opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && (z.opcode & 0xf0) == 0x70) ||
                    (z.opcode_map == ZYDIS_OPCODE_MAP_0F && (z.opcode & 0xf0) == 0x80);
   if (!jcc) return false;
-  const asmjit::Label taken = c.a.newLabel();
-  c.a.j(static_cast<x86::CondCode>(z.opcode & 0xf), taken);
-  two_way(c, taken, *target, next);
+  c.chain_jcc(static_cast<x86::CondCode>(z.opcode & 0xf), *target);
+  c.chain_jump(next);
   return true;
 }
 

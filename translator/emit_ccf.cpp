@@ -1,5 +1,6 @@
 // Translation of a TU into a CCF (see emit_ccf.h). Layout of a CCF:
-//   entry:  attention check (flag-free: jrcxz on a copy of vcpu.attention)
+//   head:   the attention check's exit (mov rcx, r12; jmp to its stub)
+//   entry:  attention check (flag-free: a jrcxz back to the head, not taken while attention is 0)
 //   body:   run counter (exec_profile.h), then one host sequence per guest instruction, recorded in Ccf::map; after the instruction
 //           that follows an in-TC sti (its interrupt shadow), another attention check
 //   tail:   chaining jump for a fall-through end, then the exit stubs.
@@ -127,7 +128,7 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
 
   auto ccf = std::make_unique<Ccf>();
   ccf->key = {tu.start_eip, cpl};
-  c.attention_check(tu.start_eip);
+  const asmjit::Label entry = c.entry_attention_check(tu.start_eip);
   const size_t body_stubs = c.stubs.size();  // the entry check's stub exits before the run is counted
   ccf->body_offset = a.offset();
   ccf->profile.set_cpl(cpl);
@@ -162,6 +163,7 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
   code.copyFlattenedData(tc.cursor(), size, asmjit::CopySectionFlags::kPadTargetBuffer);
   ccf->host = tc.cursor();
   ccf->host_size = size;
+  ccf->entry_offset = code.labelOffsetFromBase(entry);
   tc.commit(size);
   for (const EmitContext::Slot& s : c.slots)
     ccf->slots.push_back(ChainSlot{code.labelOffsetFromBase(s.jmp), code.labelOffsetFromBase(s.stub), s.target, nullptr});

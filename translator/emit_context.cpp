@@ -24,6 +24,14 @@ void EmitContext::chain_jump(uint32_t target) {
   slots.push_back(s);
 }
 
+void EmitContext::chain_jcc(x86::CondCode cc, uint32_t target) {
+  Slot s{a.newLabel(), a.newLabel(), target};
+  a.bind(s.jmp);
+  a.long_().j(cc, s.stub);
+  stubs.push_back(Stub{s.stub, target, TcExit::kBranch, s.jmp});
+  slots.push_back(s);
+}
+
 void EmitContext::jump_indirect_r12() {
   if (!indirect_miss.isValid()) indirect_miss = a.newLabel();
   const asmjit::Label hit = a.newLabel();
@@ -48,6 +56,21 @@ void EmitContext::jump_indirect_r12() {
     a.mov(x86::qword_ptr(x86::r14), x86::r12);
   }
   a.jmp(x86::qword_ptr(x86::r13, 8));
+}
+
+asmjit::Label EmitContext::entry_attention_check(uint32_t eip) {
+  const asmjit::Label busy = a.newLabel();
+  const asmjit::Label entry = a.newLabel();
+  a.bind(busy);
+  a.mov(x86::rcx, x86::r12);
+  a.jmp(exit_to(eip, TcExit::kInterrupt));
+  a.bind(entry);
+  a.mov(x86::r12, x86::rcx);
+  a.mov(x86::ecx, x86::dword_ptr(x86::r15, vcpu_off::kAttention));
+  a.lea(x86::ecx, x86::ptr(x86::rcx, -1));  // attention 1 -> 0; 0 -> 0xffffffff
+  a.jecxz(x86::rcx, busy);
+  a.mov(x86::rcx, x86::r12);
+  return entry;
 }
 
 void EmitContext::attention_check(uint32_t eip) {

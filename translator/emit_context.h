@@ -81,11 +81,17 @@ class EmitContext {
   asmjit::Label exit_to(uint32_t eip, runtime::TcExit reason);
   // A 5-byte `jmp rel32` to a kBranch exit for `target`, later patchable to chain (ccf.h).
   void chain_jump(uint32_t target);
+  // The same as a 6-byte `jcc rel32`: taken when `cc` holds, falls through otherwise.
+  void chain_jcc(asmjit::x86::CondCode cc, uint32_t target);
   // Indirect transfer to the guest EIP held in r12d: inline table lookup, dispatcher on a miss.
   void jump_indirect_r12();
 
-  // Exits with TcExit::kInterrupt at `eip` when vcpu.attention is set. Flag-free (jrcxz on a copy of
-  // attention; RCX's upper half is zero in the TC), clobbers r12.
+  // A CCF's entry: exits with TcExit::kInterrupt at `eip` when vcpu.attention is set. Emitted first;
+  // returns the entry label, which follows the check's exit so that the check's branch (a jrcxz
+  // back to it) is not taken while attention is clear. Flag-free; RCX's upper half is zero in the
+  // TC, attention is 0 or 1 (vcpu_state.h); clobbers r12.
+  asmjit::Label entry_attention_check(uint32_t eip);
+  // The same test in the middle of a CCF (after popfd), with a taken jrcxz while quiet.
   void attention_check(uint32_t eip);
   // The same, but also exits when vcpu.irq_pending is set: for a point where IF is known to be 1
   // (after the instruction in an sti shadow). Flag-free, clobbers r12 and r13.

@@ -102,7 +102,7 @@ Engine::~Engine() {
 
 void Engine::code_written(uint32_t ppn) {
   const std::vector<translator::Ccf*> dead = cache_.invalidate_page(ppn);
-  for (translator::Ccf* c : dead) lookup(c->key.cpl).remove(c->key.eip, c->host);
+  for (translator::Ccf* c : dead) lookup(c->key.cpl).remove(c->key.eip, c->entry());
   if (!dead.empty()) untrace_pending_.push_back(ppn);
   events_.invalidation(ppn, dead);
 }
@@ -126,7 +126,7 @@ void Engine::note_traced_write(uint32_t eip, translator::Ccf* ccf) {
   // Invalidation unchains every jump into the old CCF and drops it from the lookups, so the next
   // entry retranslates it with the instruction as SIMULATE (instead of patching the old code).
   if (ccf && ccf->valid) {
-    lookup(ccf->key.cpl).remove(ccf->key.eip, ccf->host);
+    lookup(ccf->key.cpl).remove(ccf->key.eip, ccf->entry());
     cache_.invalidate(*ccf);
   }
   events_.retranslation(eip, config_.adaptive_threshold, ccf);
@@ -196,7 +196,7 @@ translator::Ccf* Engine::translate(uint32_t eip) {
       code_pages_.push_back(ppn);
     }
   }
-  lookup(c->key.cpl).insert(eip, c->host);
+  lookup(c->key.cpl).insert(eip, c->entry());
   remember_exits(tu, *c);
   if (trace_) trace_(CcfTraceEvent{tu, *c});
   return c;
@@ -256,7 +256,7 @@ bool Engine::recheck(translator::Ccf& c, WalkMemo* memo) {
 
 void Engine::make_stale(translator::Ccf& c) {
   if (!cache_.mark_stale(c)) return;
-  lookup(c.key.cpl).remove(c.key.eip, c.host);
+  lookup(c.key.cpl).remove(c.key.eip, c.entry());
   events_.stale_ccf(c);
 }
 
@@ -266,14 +266,14 @@ translator::Ccf* Engine::find_or_translate(uint32_t eip) {
       // The inline lookup is direct-mapped: another CCF may have taken this slot since c was
       // translated. Putting c back keeps an indirect branch to a hot target from missing (and
       // leaving the TC) on every run after one collision.
-      lookup(c->key.cpl).insert(eip, c->host);
+      lookup(c->key.cpl).insert(eip, c->entry());
       return c;
     }
     const bool kept = recheck(*c);
     events_.revalidation(*c, kept);
     if (kept) {
       c->stale = false;
-      lookup(c->key.cpl).insert(eip, c->host);
+      lookup(c->key.cpl).insert(eip, c->entry());
       c_revalidated.inc();
       return c;
     }
@@ -373,7 +373,7 @@ StepResult Engine::unsimulate(uint32_t eip) {
   });
   for (translator::Ccf* c : holders) {
     if (!c->valid) continue;
-    lookup(c->key.cpl).remove(c->key.eip, c->host);
+    lookup(c->key.cpl).remove(c->key.eip, c->entry());
     cache_.invalidate(*c);
   }
   return StepResult::cont();
@@ -518,10 +518,10 @@ RunResult Engine::run() {
       if (!deliver(deliver_tu_fault(f))) return RunResult::kTripleFault;
       continue;
     }
-    const uint8_t* entry = ccf->host;
+    const uint8_t* entry = ccf->entry();
     if (vcpu_.interrupt_shadow) {
       // Skip the attention check: the shadowed instruction runs before any interrupt (SDM vol. 3 6.8.3).
-      entry += ccf->body_offset;
+      entry = ccf->host + ccf->body_offset;
       vcpu_.interrupt_shadow = false;
     }
     c_entries.inc();

@@ -145,16 +145,41 @@ TEST_CASE("emit_ccf_adds_the_fs_base_from_the_vcpu_with_flag_free_lea") {
   CHECK(t[3] == "mov eax, dword ptr [r13d]");
 }
 
-TEST_CASE("emit_ccf_ends_a_conditional_branch_with_two_patchable_chaining_jumps") {
+TEST_CASE("emit_ccf_ends_a_conditional_branch_with_a_patchable_jcc_to_the_target_then_a_patchable_jmp") {
   Fixture f;
   Emitted e = f.emit({0x85, 0xc0, 0x74, 0x10});  // test eax, eax; jz +0x10
   REQUIRE(e.ccf->slots.size() == 2);
-  CHECK(e.ccf->slots[0].target_eip == 0x1004);  // fall-through first
-  CHECK(e.ccf->slots[1].target_eip == 0x1014);
-  for (const ChainSlot& s : e.ccf->slots) CHECK(e.ccf->host[s.jmp_offset] == 0xE9);
+  // The guest's jz itself is the chaining slot of the taken edge (0F 84 rel32), so a taken branch
+  // is one host jump once chained; the fall-through is a jmp rel32.
+  CHECK(e.ccf->slots[0].target_eip == 0x1014);
+  CHECK(e.ccf->host[e.ccf->slots[0].jmp_offset] == 0x0F);
+  CHECK(e.ccf->host[e.ccf->slots[0].jmp_offset + 1] == 0x84);
+  CHECK(e.ccf->slots[1].target_eip == 0x1004);
+  CHECK(e.ccf->host[e.ccf->slots[1].jmp_offset] == 0xE9);
   const auto t = texts(e.body[1]);
-  REQUIRE(!t.empty());
+  REQUIRE(t.size() == 2);
   CHECK(t[0].rfind("je ", 0) == 0);
+  CHECK(t[1].rfind("jmp ", 0) == 0);
+}
+
+TEST_CASE("emit_ccf_enters_after_the_attention_exit_and_branches_back_to_it_only_when_attention_is_set") {
+  Fixture f;
+  Emitted e = f.emit({0x90, 0xf4});  // nop; hlt
+  const Ccf& c = *e.ccf;
+  REQUIRE(c.entry_offset > 0);
+  REQUIRE(c.body_offset > c.entry_offset);
+  // Before the entry: the exit taken when attention is set. After it: load, decrement, a jrcxz
+  // whose target lies before the entry (a backward branch, predicted and found not taken).
+  const auto head = texts(disasm(c.host, c.entry_offset));
+  REQUIRE(head.size() == 2);
+  CHECK(head[0] == "mov rcx, r12");
+  CHECK(head[1].rfind("jmp ", 0) == 0);
+  const auto check = texts(disasm(c.entry(), c.body_offset - c.entry_offset));
+  REQUIRE(check.size() == 5);
+  CHECK(check[1] == "mov ecx, dword ptr [r15 + " + capstone_number(offsetof(btvmm::runtime::VcpuState, attention)) + "]");
+  CHECK(check[2] == "lea ecx, [rcx - 1]");
+  CHECK(check[3].rfind("jrcxz", 0) == 0);
+  CHECK(check[4] == "mov rcx, r12");
 }
 
 TEST_CASE("emit_ccf_makes_callouts_exits_to_the_monitor_and_ends_the_ccf_there") {
