@@ -69,6 +69,9 @@ class Column:
     guest: bool = False
     # Recognises a run that failed because the backend is missing rather than the workload.
     unavailable: Optional[Callable[[str], Optional[str]]] = None
+    # Guest columns: the same VM booting the guest, running its smallest user program (hello)
+    # and powering off. Its time is subtracted for the workload-only figures (report.py).
+    boot_command: Optional[Callable[[Context], List[str]]] = None
 
 
 def _missing_binaries(paths: List[str]) -> Optional[str]:
@@ -192,15 +195,25 @@ def _metrics_path(ctx: Context, workload: str) -> str:
     return os.path.join(ctx.build_dir, "benchmarks", "metrics", f"{workload}.json")
 
 
-def _btvmm_command(ctx: Context, workload: str, accel: str) -> List[str]:
+# What a boot run asks the test guest for: boot, run the hello user program, power off
+# (tests/guest/kernel/kmain.c). It prints BOOT_VERDICT when everything passed.
+BOOT_APPEND = "test=hello"
+BOOT_VERDICT = "guest: PASS"
+
+
+def _btvmm_argv(ctx: Context, accel: str, append: str) -> List[str]:
     return [ctx.btvmm(), "run", "--kernel", ctx.guest_kernel(), "--accel", accel, "-m", "128",
-            "--no-reboot", "--timeout", str(int(ctx.timeout_s)),
-            "--append", ctx.guest_append(workload), "--metrics", _metrics_path(ctx, workload)]
+            "--no-reboot", "--timeout", str(int(ctx.timeout_s)), "--append", append]
 
 
-def _qemu_command(ctx: Context, workload: str, accel: str) -> List[str]:
+def _btvmm_command(ctx: Context, workload: str, accel: str) -> List[str]:
+    return _btvmm_argv(ctx, accel, ctx.guest_append(workload)) + [
+        "--metrics", _metrics_path(ctx, workload)]
+
+
+def _qemu_command(ctx: Context, append: str, accel: str) -> List[str]:
     return ["qemu-system-i386", "-accel", accel, *QEMU_COMMON, "-kernel", ctx.guest_kernel(),
-            "-append", ctx.guest_append(workload)]
+            "-append", append]
 
 
 COLUMNS = [
@@ -210,14 +223,18 @@ COLUMNS = [
            _probe_native64, lambda ctx, w: [ctx.native64(w), *ctx.workload_args()]),
     Column("btvmm-bt", "btvmm --accel bt, workload as a guest user program",
            _probe_btvmm_bt, lambda ctx, w: _btvmm_command(ctx, w, "bt"), _metrics_path,
-           unavailable=btvmm_unavailable, guest=True),
+           unavailable=btvmm_unavailable, guest=True,
+           boot_command=lambda ctx: _btvmm_argv(ctx, "bt", BOOT_APPEND)),
     Column("btvmm-kvm", "btvmm --accel kvm, workload as a guest user program",
            _probe_btvmm_kvm, lambda ctx, w: _btvmm_command(ctx, w, "kvm"), _metrics_path,
-           unavailable=btvmm_unavailable, guest=True),
+           unavailable=btvmm_unavailable, guest=True,
+           boot_command=lambda ctx: _btvmm_argv(ctx, "kvm", BOOT_APPEND)),
     Column("qemu-tcg", "qemu-system-i386 -accel tcg, same guest",
-           _probe_qemu_tcg, lambda ctx, w: _qemu_command(ctx, w, "tcg"), guest=True),
+           _probe_qemu_tcg, lambda ctx, w: _qemu_command(ctx, ctx.guest_append(w), "tcg"),
+           guest=True, boot_command=lambda ctx: _qemu_command(ctx, BOOT_APPEND, "tcg")),
     Column("qemu-kvm", "qemu-system-i386 -accel kvm, same guest",
-           _probe_qemu_kvm, lambda ctx, w: _qemu_command(ctx, w, "kvm"), guest=True),
+           _probe_qemu_kvm, lambda ctx, w: _qemu_command(ctx, ctx.guest_append(w), "kvm"),
+           guest=True, boot_command=lambda ctx: _qemu_command(ctx, BOOT_APPEND, "kvm")),
     Column("qemu-user", "reference: qemu-i386 user-mode TCG running the native 32-bit binary",
            _probe_qemu_user, lambda ctx, w: ["qemu-i386", ctx.native32(w), *ctx.workload_args()]),
 ]

