@@ -103,6 +103,8 @@ void EmitContext::interrupt_check(uint32_t eip) {
 }
 
 void EmitContext::finish() {
+  // A cold sequence may ask for stubs (exit_to), so the list is walked by index.
+  for (size_t i = 0; i < cold_.size(); ++i) cold_[i]();
   for (const Stub& s : stubs) {
     a.bind(s.label);
     if (s.counter) {

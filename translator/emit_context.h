@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -97,7 +98,11 @@ class EmitContext {
   // (after the instruction in an sti shadow). Flag-free, clobbers r12 and r13.
   void interrupt_check(uint32_t eip);
 
-  // Emits every stub; call once after the body.
+  // Code for a rare case, emitted after the body (before the stubs) so that the common path falls
+  // through: `emit` runs at finish() and binds nothing the body still needs.
+  void cold(std::function<void()> emit) { cold_.push_back(std::move(emit)); }
+
+  // Emits the cold code and every stub; call once after the body.
   void finish();
 
   struct Stub {
@@ -116,6 +121,9 @@ class EmitContext {
   std::vector<Stub> stubs;
   std::vector<Slot> slots;
   asmjit::Label indirect_miss;  // valid once jump_indirect_r12 ran
+
+ private:
+  std::vector<std::function<void()>> cold_;
 };
 
 // Whether the host has BMI2 (shlx/shrx/rorx: shifts that write no flags). Sequences that need it are

@@ -43,16 +43,6 @@ void leave_flags_frame(EmitContext& c) {
   c.a.mov(x86::rsp, x86::qword_ptr(x86::r15, vcpu_off::kScratch1));
 }
 
-// Inside a flags frame: raise `attention` if an interrupt waits (vcpu.irq_pending), so the next
-// attention check leaves for the dispatcher. Stores 1 only: never undoes a kick from another thread.
-void raise_attention_if_irq_pending(EmitContext& c) {
-  const asmjit::Label none = c.a.newLabel();
-  c.a.cmp(x86::dword_ptr(x86::r15, vcpu_off::kIrqPending), 0);
-  c.a.je(none);
-  c.a.mov(x86::dword_ptr(x86::r15, vcpu_off::kAttention), 1);
-  c.a.bind(none);
-}
-
 // SDM vol. 2 STI and vol. 3 6.8.3: IF = 1; if IF was 0, interrupts stay inhibited until the next
 // instruction has run. The successor follows in this CCF (TU formation keeps them together), then
 // emit_ccf checks for a waiting interrupt (EmitContext::interrupt_check); so `sti; hlt` halts before
@@ -91,11 +81,29 @@ void emit_pushfd(EmitContext& c) {
 // image; IF from the image at CPL 0. The monitor executes it instead (exit at its EIP, nothing
 // changed) when a monitor-owned flag would change, when RF is set (popf clears it), or at CPL 3 when
 // IF would change (ignored unless CPL <= IOPL: the monitor knows). IF going 0 -> 1 with an interrupt
-// waiting raises `attention`; emit_ccf follows popfd with an attention check (no shadow after popf).
+// waiting leaves for the dispatcher right after the popfd (no shadow after popf), which delivers it.
+// Those cases are cold code after the body: the common path has no taken branch.
 void emit_popfd(EmitContext& c, const DecodedInstruction& insn) {
   const uint32_t exit_if_changed = kMonitorOwned | (c.cpl == 0 ? 0u : kFlagIf);
   const asmjit::Label slow = c.a.newLabel();
   const asmjit::Label done = c.a.newLabel();
+  // Stubs made now, not from the cold code, so that emit_ccf gives them their early-exit counters.
+  const asmjit::Label to_monitor = c.exit_to(insn.eip(), runtime::TcExit::kMonitor);
+  // Inside the flags frame, with r12d = the image: stores it and leaves with ESP past it.
+  auto complete = [&c](bool set_if) {
+    if (set_if) {
+      c.a.mov(x86::r13d, x86::r12d);
+      c.a.and_(x86::r13d, kFlagIf);
+      c.a.and_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), ~kFlagIf);
+      c.a.or_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), x86::r13d);
+    }
+    // Host RFLAGS image: the host's own bits from [rsp], the guest-computed ones from the image.
+    c.a.and_(x86::r12d, kHostOwned);
+    c.a.and_(x86::qword_ptr(x86::rsp), ~static_cast<int32_t>(kHostOwned));
+    c.a.or_(x86::qword_ptr(x86::rsp), x86::r12);
+    leave_flags_frame(c);
+    c.a.lea(x86::esp, x86::ptr(x86::esp, 4));
+  };
   c.a.mov(x86::r12d, c.guest(x86::dword_ptr(x86::esp)));
   enter_flags_frame(c);
   c.a.mov(x86::r13d, x86::dword_ptr(x86::r15, vcpu_off::kEflags));
@@ -106,29 +114,32 @@ void emit_popfd(EmitContext& c, const DecodedInstruction& insn) {
   c.a.jnz(slow);
   if (c.cpl == 0) {
     // r13d still holds old ^ new: IF rises where it differs and the image has it.
-    const asmjit::Label no_rise = c.a.newLabel();
+    const asmjit::Label rise = c.a.newLabel();
     c.a.and_(x86::r13d, x86::r12d);
     c.a.test(x86::r13d, kFlagIf);
-    c.a.jz(no_rise);
-    raise_attention_if_irq_pending(c);
-    c.a.bind(no_rise);
-    c.a.mov(x86::r13d, x86::r12d);
-    c.a.and_(x86::r13d, kFlagIf);
-    c.a.and_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), ~kFlagIf);
-    c.a.or_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), x86::r13d);
+    c.a.jnz(rise);
+    complete(true);
+    const asmjit::Label to_interrupt = c.exit_to(insn.next_eip(), runtime::TcExit::kInterrupt);
+    c.cold([&c, rise, done, to_interrupt, complete] {
+      const asmjit::Label take = c.a.newLabel();
+      c.a.bind(rise);
+      c.a.cmp(x86::dword_ptr(x86::r15, vcpu_off::kIrqPending), 0);
+      c.a.jne(take);
+      complete(true);
+      c.a.jmp(done);
+      c.a.bind(take);
+      complete(true);
+      c.a.jmp(to_interrupt);
+    });
+  } else {
+    complete(false);
   }
-  // Host RFLAGS image: the host's own bits from [rsp], the guest-computed ones from the image.
-  c.a.and_(x86::r12d, kHostOwned);
-  c.a.and_(x86::qword_ptr(x86::rsp), ~static_cast<int32_t>(kHostOwned));
-  c.a.or_(x86::qword_ptr(x86::rsp), x86::r12);
-  leave_flags_frame(c);
-  c.a.lea(x86::esp, x86::ptr(x86::esp, 4));
-  c.a.jmp(done);
-  c.a.bind(slow);
-  leave_flags_frame(c);
-  c.a.jmp(c.exit_to(insn.eip(), runtime::TcExit::kMonitor));
   c.a.bind(done);
-  if (c.cpl == 0) c.attention_check(insn.next_eip());
+  c.cold([&c, slow, to_monitor] {
+    c.a.bind(slow);
+    leave_flags_frame(c);
+    c.a.jmp(to_monitor);
+  });
 }
 
 // R&I: a stored selector must be the guest's, not the host's (vcpu.seg[].selector, SegmentCache).

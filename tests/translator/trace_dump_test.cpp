@@ -142,7 +142,8 @@ TEST_CASE("trace_dump_heads_a_store_retranslated_as_simulate_and_says_where_the_
 
 TEST_CASE("emit_ccf_counts_early_exits_in_their_stubs_and_not_a_ccfs_own_callout") {
   Fixture f;
-  // popfd (its slow path is a monitor exit at the popfd, then an attention check before the nop),
+  // popfd (its slow path is a monitor exit at the popfd, and IF rising with an interrupt waiting
+  // leaves before the nop),
   // nop, hlt (the CCF's own callout exit).
   const std::unique_ptr<Ccf> c = f.emit({0x9d, 0x90, 0xf4});
   REQUIRE(c->map.size() == 3);
