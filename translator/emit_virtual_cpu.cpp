@@ -6,6 +6,8 @@
 // in the host RFLAGS, saved and restored with pushfq/popfq on the monitor stack (never the guest's).
 // Never lets guest TF or AC reach the host RFLAGS, and never changes IOPL/TF/NT/AC/ID/RF in the TC:
 // a popfd that would is left to the monitor (runtime/cpu, exec_popf) before it changes anything.
+#include <cstdint>
+
 #include "translator/emit_context.h"
 
 namespace btvmm::translator {
@@ -43,14 +45,34 @@ void leave_flags_frame(EmitContext& c) {
   c.a.mov(x86::rsp, x86::qword_ptr(x86::r15, vcpu_off::kScratch1));
 }
 
+// vcpu.eflags.IF = on. With BMI2 without touching the host RFLAGS (rorx, shlx, shrx and lea write
+// no flags: SDM vol. 2), so no flags frame: bit 9 is rotated to bit 31, shifted out and back in as
+// 0, set with lea if wanted, and rotated home. Without BMI2, and/or inside a flags frame.
+void set_virtual_if(EmitContext& c, bool on) {
+  if (!host_has_bmi2()) {
+    enter_flags_frame(c);
+    if (on) c.a.or_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), kFlagIf);
+    else c.a.and_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), ~kFlagIf);
+    leave_flags_frame(c);
+    return;
+  }
+  static_assert(kFlagIf == 1u << 9);
+  c.a.mov(x86::r12d, x86::dword_ptr(x86::r15, vcpu_off::kEflags));
+  c.a.rorx(x86::r12d, x86::r12d, 10);
+  c.a.mov(x86::r13d, 1);
+  c.a.shlx(x86::r12d, x86::r12d, x86::r13d);
+  c.a.shrx(x86::r12d, x86::r12d, x86::r13d);
+  if (on) c.a.lea(x86::r12d, x86::ptr(x86::r12, INT32_MIN));
+  c.a.rorx(x86::r12d, x86::r12d, 22);
+  c.a.mov(x86::dword_ptr(x86::r15, vcpu_off::kEflags), x86::r12d);
+}
+
 // SDM vol. 2 STI and vol. 3 6.8.3: IF = 1; if IF was 0, interrupts stay inhibited until the next
 // instruction has run. The successor follows in this CCF (TU formation keeps them together), then
 // emit_ccf checks for a waiting interrupt (EmitContext::interrupt_check); so `sti; hlt` halts before
 // the interrupt, `sti; ret` returns before it, and `sti; cli` takes none.
 VcpuEmit emit_sti(EmitContext& c, const DecodedInstruction& insn) {
-  enter_flags_frame(c);
-  c.a.or_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), kFlagIf);
-  leave_flags_frame(c);
+  set_virtual_if(c, true);
   if (!c.last_in_tu) {
     c.check_after_next = true;
     return VcpuEmit::kContinues;
@@ -195,9 +217,7 @@ VcpuEmit emit_virtual_cpu(EmitContext& c, const DecodedInstruction& insn) {
     case ZYDIS_MNEMONIC_CLI:
       // At CPL 0, CPL <= IOPL always holds (SDM vol. 2 CLI/STI); elsewhere the monitor checks it.
       if (c.cpl != 0) return VcpuEmit::kNotEmitted;
-      enter_flags_frame(c);
-      c.a.and_(x86::dword_ptr(x86::r15, vcpu_off::kEflags), ~kFlagIf);
-      leave_flags_frame(c);
+      set_virtual_if(c, false);
       return VcpuEmit::kContinues;
     case ZYDIS_MNEMONIC_STI:
       if (c.cpl != 0) return VcpuEmit::kNotEmitted;

@@ -277,3 +277,27 @@ TEST_CASE("mov_and_push_of_segment_registers_store_the_guest_selectors_in_the_tc
   CHECK(m.read32(kStackTop - 4) == 0xbbbb0033);  // only the low 16 bits of the slot are written
   CHECK(stats::value_of("tc.exits_monitor") == 1);
 }
+
+TEST_CASE("cli_and_sti_in_the_tc_change_only_if_and_leave_the_arithmetic_flags_alone", "[virtual_flags]") {
+  // IOPL 3, NT and every arithmetic flag set around the cli/sti: each must come out as it went in.
+  const uint32_t arith = kFlagCf | kFlagPf | kFlagAf | kFlagZf | kFlagSf | kFlagOf;
+  stats::reset_all();
+  Machine m;
+  m.vcpu.eflags = kFlagFixed1 | kFlagIopl | kFlagNt;
+  m.code(kCode, [&](x86::Assembler& a) {
+    a.push(arith | kFlagFixed1 | kFlagIopl | kFlagNt);
+    a.popfd();  // arithmetic flags from the image; IOPL and NT unchanged
+    a.cli();
+    pushfd_into_ebx(a);
+    a.sti();
+    a.pushfd();
+    a.pop(x86::ecx);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  const uint32_t kept = arith | kFlagIopl | kFlagNt | kFlagFixed1;
+  CHECK((m.vcpu.gpr[kEbx] & (kept | kFlagIf)) == kept);
+  CHECK((m.vcpu.gpr[kEcx] & (kept | kFlagIf)) == (kept | kFlagIf));
+  CHECK((m.vcpu.eflags & (kept | kFlagIf)) == (kept | kFlagIf));
+  CHECK(stats::value_of("tc.exits_monitor") == 1);  // only the hlt
+}
