@@ -16,6 +16,7 @@
 #include "core/stats.h"
 #include "host/tc_trace.h"
 #include "host/vcpu_boot_state.h"
+#include "mmu/host_map_count.h"
 #include "mmu/shadow_mmu.h"
 #include "mmu/window_mapper.h"
 #include "mmu/write_traces.h"
@@ -140,15 +141,17 @@ class BtBackend final : public CpuBackend {
     runtime::VcpuState vcpu = vcpu_from_boot_plan(plan.cpu);
     mmu::GuestMemory& mem = m.memory();
     mmu::WriteTraces& traces = m.write_traces();  // shared with device DMA (Machine::dma)
-    // Two shadows, one per window (DESIGN.md 2), sharing the traces. Each gets half of the VMA
-    // budget: vm.max_map_count (65530) counts the whole process.
+    // Two shadows, one per window (DESIGN.md 2), sharing the traces and one VMA budget:
+    // vm.max_map_count counts the whole process, and either window may need most of it (a user
+    // program touching a large array in random order maps each page as a VMA of its own).
     mmu::WindowMapper mapper(windows_.supervisor, mem.machine().fd());
     mmu::WindowMapper user_mapper(windows_.user, mem.machine().fd());
+    mmu::VmaBudget vmas(mmu::shadow_vma_budget(mmu::read_host_map_count()));
     mmu::ShadowConfig supervisor_config;
-    supervisor_config.max_vmas = 20000;
-    mmu::ShadowConfig user_config;
+    supervisor_config.max_vmas = vmas.limit();
+    supervisor_config.shared_vmas = &vmas;
+    mmu::ShadowConfig user_config = supervisor_config;
     user_config.view = mmu::ShadowView::kUser;
-    user_config.max_vmas = 12000;
     const mmu::GuestPagingState paging{vcpu.cr0, vcpu.cr3, vcpu.cr4};
     mmu::ShadowMmu shadow(mem, mapper, traces, paging, supervisor_config);
     mmu::ShadowMmu user_shadow(mem, user_mapper, traces, paging, user_config);

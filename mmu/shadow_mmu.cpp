@@ -22,7 +22,7 @@ stats::Counter c_protects{"shadow.protects", "host protection changes (write ena
 stats::Counter c_unmaps{"shadow.unmaps", "host unmap calls outside whole flushes"};
 stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (every non-global mapping dropped)"};
 stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
-stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound"};
+stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound (the shadow's own, or the budget its process's shadows share)"};
 stats::Counter c_kept_global{"shadow.kept_global", "global mappings kept across guest CR3 loads"};
 stats::Counter c_deferred{"shadow.deferred_drops", "mappings whose guest entry was written, dropped at the guest's next INVLPG or CR3 load (as a TLB may)"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
@@ -30,7 +30,7 @@ stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on trac
 stats::Counter c_trace_code{"shadow.trace_faults_code", "guest writes caught on pages holding translated code"};
 stats::Counter c_not_ram{"shadow.not_ram", "accesses translating outside guest RAM (left to emulation)"};
 stats::Counter c_emulated{"shadow.emulated", "accesses below the lowest mappable page (left to emulation)"};
-stats::Counter c_vmas{"shadow.vmas", "estimated host VMAs held by shadow mappings now"};
+stats::Counter c_vmas{"shadow.vmas", "estimated host VMAs held by shadow mappings now (all shadows sharing a budget)"};
 stats::Counter c_host_flushes{"shadow.host_flushing_calls", "host calls that take away a present mapping or its write permission: each costs the host a TLB flush (unmaps of mapped pages, write protection, a map over a mapped page)"};
 stats::Counter c_replaced{"shadow.replaced", "mappings replaced by a map of another frame in one host call (a settled pending drop, e.g. copy-on-write)"};
 stats::Counter c_prefetch_off{"shadow.prefetch_regions_off", "4 MiB regions no longer prefetched: the guest invalidated their prefetched pages one at a time"};
@@ -53,10 +53,12 @@ ShadowMmu::ShadowMmu(GuestMemory& mem, AddressSpaceMapper& mapper, WriteTraces& 
   if (n == 0 || n > 1024 || (n & (n - 1)))
     fail(ExitCode::kInternal, "shadow: prefetch block of {} pages is not a power of two up to 1024", n);
   traces_.subscribe(this);
+  if (config_.shared_vmas) config_.shared_vmas->join(this);
 }
 
 ShadowMmu::~ShadowMmu() {
   traces_.unsubscribe(this);
+  if (config_.shared_vmas) config_.shared_vmas->leave(this);
   // Leave the address space and the shared traces as we found them. A destructor must not throw;
   // a failing unmap here only leaves stale mappings in an address space about to go away.
   try {
@@ -65,7 +67,9 @@ ShadowMmu::~ShadowMmu() {
   }
 }
 
-void ShadowMmu::publish_vmas() const { c_vmas.set(vma_estimate()); }
+void ShadowMmu::publish_vmas() const {
+  c_vmas.set(config_.shared_vmas ? config_.shared_vmas->used() : vma_estimate());
+}
 
 void ShadowMmu::flush() {
   if (pages_.size()) {
@@ -127,9 +131,18 @@ void ShadowMmu::invlpg(LinearAddr la) {
   // write, and never wrong (dropping a mapping early is always allowed).
   drop_pending();
   const uint32_t lpn = la.value >> kPageShift;
-  std::vector<uint32_t> victims = pages_.large_pages_in(lpn >> 10);
-  if (pages_.find(lpn)) victims.push_back(lpn);
+  std::vector<uint32_t> victims;
+  for (uint32_t p : pages_.large_pages_in(lpn >> 10))
+    if (!derived_from_traced_entries(*pages_.find(p))) victims.push_back(p);
+  if (const ShadowPage* p = pages_.find(lpn); p && !derived_from_traced_entries(*p)) victims.push_back(lpn);
   drop(std::move(victims));
+}
+
+// Whether every guest entry the mapping came from is traced, so that a write to it reaches
+// page_table_written (with paging off there are none).
+bool ShadowMmu::derived_from_traced_entries(const ShadowPage& p) const {
+  if (!state_.paging()) return true;
+  return p.pde && (p.size == PageSize::k4M || p.pte);
 }
 
 // What the host may allow: the guest's rights for this view, minus write where the monitor must
@@ -371,9 +384,16 @@ FillResult ShadowMmu::fill_at(LinearAddr la, AccessKind kind, bool ahead) {
     c_replaced.inc();
   }
 
-  if (pages_.runs() * 2 + 2 * config_.prefetch_pages + 2 > config_.max_vmas) {
+  // Each page this fill stages adds at most one run and one block.
+  const uint32_t most_added = 2 * (config_.prefetch_pages + 1);
+  VmaBudget* shared = config_.shared_vmas;
+  if (vma_estimate() + most_added > config_.max_vmas || (shared && !shared->fits(most_added))) {
     c_flush_vmas.inc();
-    flush();
+    if (shared) {
+      shared->make_room(*this, most_added);
+    } else {
+      flush();
+    }
   }
   stage(lpn, t);
   if (config_.prefetch_pages > 1) prefetch_around(lpn);

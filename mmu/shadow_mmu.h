@@ -17,6 +17,7 @@
 #include "mmu/machine_memory.h"
 #include "mmu/paging.h"
 #include "mmu/shadow_page_set.h"
+#include "mmu/vma_budget.h"
 #include "mmu/write_traces.h"
 
 namespace btvmm::mmu {
@@ -36,9 +37,13 @@ struct ShadowConfig {
   // created with A already set) is no longer prefetched: there each prefetched page the guest
   // never used cost a host unmap of its own. 0 keeps prefetching everywhere.
   uint32_t prefetch_waste_limit = 32;
-  // Flush everything rather than let the estimated VMA count pass this (vm.max_map_count is
-  // 65530 for the whole process; leave it room for everything else).
+  // Flush everything rather than let this shadow's estimated VMA count pass this (vm.max_map_count
+  // is 65530 for the whole process; leave it room for everything else).
   uint32_t max_vmas = 32768;
+  // The budget this shadow shares with the other shadows of its process (which must outlive it):
+  // a fill that would take them all past its limit makes room (VmaBudget::make_room), this shadow
+  // flushing first. None: max_vmas alone bounds it.
+  VmaBudget* shared_vmas = nullptr;
   // A guest write to a paging entry drops the mappings derived from it only at the guest's next
   // TLB invalidation (INVLPG, CR3 load, paging-mode change), as a processor's TLB may keep using
   // the old translation until then (SDM vol. 3A 4.10.4.2, 4.10.4.3): guests must invalidate before
@@ -81,8 +86,12 @@ class ShadowMmu final : private TraceListener {
   // Changes of CR0.PG/PE/WP or CR4.PSE/PGE change what every mapping means: drop them all.
   void set_cr0(uint32_t cr0);
   void set_cr4(uint32_t cr4);
-  // INVLPG: drops the page's mapping and, if it came from a 4 MiB page, the whole large page,
-  // as the processor's TLB entry for it covers all of it (SDM vol. 3A 4.10.4.1).
+  // INVLPG: settles the drops of written entries (defer_entry_write_drops). Every mapping left is
+  // then what a walk of the tables gives now, as after a CR3 reload of the same directory, so the
+  // page's own mapping stays unless no trace covers the entries it came from (tables outside guest
+  // RAM): a TLB refilled at once could hold exactly it (SDM vol. 3A 4.10.4.1 only requires that
+  // nothing older survives). A demand-paging handler writes the PTE and invalidates the page:
+  // dropping it there would undo the prefill and cost an unmap and a refault.
   void invlpg(LinearAddr la);
   void flush();
   ShadowView view() const { return view_; }
@@ -104,14 +113,17 @@ class ShadowMmu final : private TraceListener {
   // Introspection for tests and --stats.
   const ShadowPage* mapping(LinearAddr la) const { return pages_.find(la.value >> kPageShift); }
   size_t mapped_pages() const { return pages_.size(); }
-  // Extra VMAs the mappings cost: each run is one VMA and splits the reservation around it once.
-  uint32_t vma_estimate() const { return 2 * pages_.runs(); }
+  // Extra VMAs the mappings cost: each run is one VMA, and each block of adjacent mapped pages
+  // splits the reservation once (the unmapped gap after it). Exact but for blocks at the window's
+  // ends, so never below what the host counts.
+  uint32_t vma_estimate() const { return pages_.runs() + pages_.blocks(); }
 
  private:
   Access view_access(AccessKind kind) const { return Access{kind, view_ == ShadowView::kUser}; }
   Prot prot_for(const Translation& t, Ppn ppn) const;
   void stage(uint32_t lpn, const Translation& t, bool prefetched = false);
   void note_lone_invalidation();
+  bool derived_from_traced_entries(const ShadowPage& p) const;
   void prefetch_around(uint32_t lpn);
   void commit();
   void write_protect(Ppn ppn);

@@ -1,5 +1,5 @@
 // Shadow bookkeeping: the indexes stay consistent with pages_ on every insert, erase and
-// protection change; the run count is updated locally (only a page's two neighbours matter).
+// protection change; the run and block counts are updated locally (only a page's two neighbours matter).
 #include "mmu/shadow_page_set.h"
 
 #include "core/error.h"
@@ -45,6 +45,10 @@ int ShadowPageSet::run_starts_around(uint32_t lpn) const {
   return n;
 }
 
+int ShadowPageSet::mapped_neighbours(uint32_t lpn) const {
+  return (lpn != 0 && find(lpn - 1)) + (lpn != UINT32_MAX && find(lpn + 1));
+}
+
 void ShadowPageSet::index(uint32_t lpn, const ShadowPage& p) {
   by_ppn_[p.ppn.value].insert(lpn);
   if (p.pde) by_entry_[key(*p.pde)].insert(lpn);
@@ -68,6 +72,8 @@ void ShadowPageSet::insert(uint32_t lpn, const ShadowPage& page) {
   if (!pages_.emplace(lpn, page).second) fail(ExitCode::kInternal, "shadow: linear page {:#x} mapped twice", lpn);
   index(lpn, page);
   runs_ = runs_ - before + run_starts_around(lpn);
+  // A new page starts a block, extends one, or joins two into one.
+  blocks_ = blocks_ + 1 - mapped_neighbours(lpn);
 }
 
 void ShadowPageSet::set_prot(uint32_t lpn, Prot prot) {
@@ -88,6 +94,7 @@ ShadowPage ShadowPageSet::erase(uint32_t lpn) {
   unindex(lpn, p);
   pages_.erase(it);
   runs_ = runs_ - before + run_starts_around(lpn);
+  blocks_ = blocks_ - 1 + mapped_neighbours(lpn);
   return p;
 }
 
@@ -99,6 +106,7 @@ void ShadowPageSet::clear() {
   not_global_.clear();
   ordered_.clear();
   runs_ = 0;
+  blocks_ = 0;
 }
 
 std::vector<uint32_t> ShadowPageSet::pages_backed_by(Ppn ppn) const { return members(by_ppn_, ppn.value); }

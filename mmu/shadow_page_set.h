@@ -47,6 +47,9 @@ class ShadowPageSet {
   // Maximal runs of pages adjacent in linear space and in the memfd with equal protection: what
   // Linux can keep as one VMA each (it merges such neighbours).
   uint32_t runs() const { return runs_; }
+  // Maximal stretches of pages adjacent in linear space, whatever backs them: each leaves one
+  // unmapped gap of the reservation after it, a VMA of its own.
+  uint32_t blocks() const { return blocks_; }
 
   std::vector<uint32_t> pages_backed_by(Ppn ppn) const;
   std::vector<uint32_t> pages_using(EntryRef entry) const;
@@ -60,6 +63,7 @@ class ShadowPageSet {
   static uint64_t key(EntryRef e) { return (uint64_t(e.table.value) << 10) | e.index; }
   bool joins(uint32_t lpn) const;  // lpn and lpn + 1 are one run
   int run_starts_around(uint32_t lpn) const;
+  int mapped_neighbours(uint32_t lpn) const;
   void index(uint32_t lpn, const ShadowPage& p);
   void unindex(uint32_t lpn, const ShadowPage& p);
 
@@ -70,6 +74,7 @@ class ShadowPageSet {
   std::unordered_set<uint32_t> not_global_;
   std::set<uint32_t> ordered_;  // the keys of pages_, in linear order
   uint32_t runs_ = 0;
+  uint32_t blocks_ = 0;
 };
 
 }  // namespace btvmm::mmu

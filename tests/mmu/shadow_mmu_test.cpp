@@ -137,35 +137,53 @@ TEST_CASE("page_with_dirty_clear_is_mapped_read_only_until_the_first_write_sets_
   CHECK(counter("shadow.protects") == 1);
 }
 
-TEST_CASE("pse_page_is_shadowed_per_4k_and_invlpg_anywhere_in_it_drops_all_of_it") {
+TEST_CASE("pse_page_is_shadowed_per_4k_and_a_rewritten_pde_drops_all_of_it_at_invlpg_anywhere") {
   Fixture f;
   f.pt.map4m(0xC0000000, 0x400000, kRw | kPteDirty);
   f.pt.map4k(0xC0400000, 0x6000, kRw | kPteDirty);
-  ShadowMmu s = f.make(kPg, kCr4Pse, no_prefetch());
+  ShadowConfig cfg = no_prefetch();
+  cfg.defer_entry_write_drops = true;
+  ShadowMmu s = f.make(kPg, kCr4Pse, cfg);
   uint32_t v = 0;
   for (uint32_t la : {0xC0000000u, 0xC0001000u, 0xC03FF000u, 0xC0400000u})
     REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
   CHECK(f.fake.page(0xC03FF000)->mpn.value == 0x7FF);
   CHECK(f.pt.pde(0xC0000000) & kPteAccessed);
+  // Nothing written: every mapping is what a walk gives now, and an INVLPG keeps it.
+  s.invlpg(LinearAddr(0xC0200000));
+  CHECK(f.fake.page(0xC0000000) != nullptr);
+  CHECK(f.fake.page(0xC03FF000) != nullptr);
+  f.pt.map4m(0xC0000000, 0x0, kRw | kPteDirty);
+  f.traces.report_physical_write(f.pt.pde_addr(0xC0000000), 4);
+  CHECK(f.fake.page(0xC0000000) != nullptr);  // usable until the guest invalidates, as from a TLB
   s.invlpg(LinearAddr(0xC0200000));  // not mapped itself, but inside the large page
   CHECK(f.fake.page(0xC0000000) == nullptr);
   CHECK(f.fake.page(0xC0001000) == nullptr);
   CHECK(f.fake.page(0xC03FF000) == nullptr);
   CHECK(f.fake.page(0xC0400000) != nullptr);
-  CHECK(counter("shadow.invlpg") == 1);
+  CHECK(counter("shadow.invlpg") == 2);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC03FF000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0xC03FF000)->mpn.value == 0x3FF);
 }
 
-TEST_CASE("invlpg_drops_exactly_one_4k_page_and_the_next_access_rewalks") {
+TEST_CASE("invlpg_after_a_pte_write_drops_exactly_that_page_and_the_next_access_rewalks") {
   Fixture f;
   f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
   f.pt.map4k(0x2000, 0x6000, kRw | kPteDirty);
-  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  ShadowConfig cfg = no_prefetch();
+  cfg.defer_entry_write_drops = true;
+  ShadowMmu s = f.make(kPg, 0, cfg);
   uint32_t v = 0;
   REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
   REQUIRE(sim_access(s, f.fake, f.mem, 0x2000, false, v).status == FillStatus::kMapped);
-  // The guest remaps 0x1000 without telling the shadow (its PT is traced, so do it behind the
-  // shadow's back through GuestMemory) and then invalidates: the new frame must be used.
+  // The guest remaps 0x1000 (its PT is traced: the write is reported, as the monitor's emulation
+  // of the faulting store reports it) and then invalidates: the new frame must be used.
   f.pt.set_pte(0x1000, 0x7000 | kPtePresent | kRw | kPteDirty);
+  f.traces.report_physical_write(f.pt.pte_addr(0x1000), 4);
+  CHECK(f.fake.page(0x1000) != nullptr);
+  s.invlpg(LinearAddr(0x2abc));  // another page: settles the pending drop all the same
+  CHECK(f.fake.page(0x1000) == nullptr);
+  CHECK(f.fake.page(0x2000) != nullptr);
   s.invlpg(LinearAddr(0x1abc));
   CHECK(f.fake.page(0x1000) == nullptr);
   CHECK(f.fake.page(0x2000) != nullptr);
@@ -316,8 +334,9 @@ TEST_CASE("a_fill_over_a_mapping_of_another_frame_replaces_it_in_one_host_call")
   f.mem.read_obj(GuestPhysAddr(0x6000), written);
   CHECK(written == 0x1234);
   CHECK(counter("shadow.replaced") == 1);
-  // The old entry's trace reference went with the old mapping; the new one holds one.
-  s.invlpg(LinearAddr(0x1000));
+  // The old entry's trace reference went with the old mapping; the new one holds one, and gives
+  // it back with its mapping.
+  s.load_cr3(f.other.cr3());
   CHECK(s.traces().kinds(Ppn(kTables >> 12)) == 0);
 }
 
@@ -478,6 +497,68 @@ TEST_CASE("vma_estimate_stays_under_the_bound_by_flushing") {
   CHECK(counter("shadow.flushes_vma_limit") >= 1);
 }
 
+TEST_CASE("linearly_adjacent_pages_of_scattered_frames_cost_one_vma_each_plus_one_gap") {
+  Fixture f;
+  // 32 adjacent linear pages over frames in descending order: no two merge in the host.
+  for (uint32_t i = 0; i < 32; ++i) f.pt.map4k(0x100000 + i * 0x1000, 0x300000 - i * 0x1000, kRw | kPteDirty);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  for (uint32_t i = 0; i < 32; ++i)
+    REQUIRE(sim_access(s, f.fake, f.mem, 0x100000 + i * 0x1000, false, v).status == FillStatus::kMapped);
+  CHECK(s.vma_estimate() == 33);
+}
+
+// Both windows of a process count against one vm.max_map_count: the shadow that fills flushes
+// itself first, and the other only when it alone holds too much for the addition.
+TEST_CASE("shadows_sharing_a_vma_budget_flush_the_filling_one_first_and_the_other_only_if_needed") {
+  Fixture f;
+  // 64 scattered pages (every other linear page), user-accessible so both views may map them.
+  for (uint32_t i = 0; i < 64; ++i) f.pt.map4k(0x100000 + i * 0x2000, 0x200000 + i * 0x3000, kRw | kUs | kPteDirty);
+  FakeMapper user_fake;
+  auto fill_pages = [&](ShadowMmu& s, FakeMapper& m, uint32_t first, uint32_t n) {
+    uint32_t v = 0;
+    for (uint32_t i = first; i < first + n; ++i)
+      REQUIRE(sim_access(s, m, f.mem, 0x100000 + i * 0x2000, false, v).status == FillStatus::kMapped);
+  };
+  SECTION("the filler's own mappings make room") {
+    VmaBudget budget(60);
+    ShadowConfig cfg = no_prefetch();
+    cfg.shared_vmas = &budget;
+    ShadowMmu sup = f.make(kPg, 0, cfg);
+    ShadowConfig ucfg = no_prefetch(ShadowView::kUser);
+    ucfg.shared_vmas = &budget;
+    ShadowMmu user(f.mem, user_fake, f.traces, GuestPagingState{kPg, f.pt.cr3(), 0}, ucfg);
+    fill_pages(sup, f.fake, 0, 20);  // 20 isolated pages: a run and a gap each
+    CHECK(budget.used() == 40);
+    fill_pages(user, user_fake, 0, 9);
+    CHECK(budget.used() == 58);
+    CHECK(counter("shadow.flushes_vma_limit") == 0);
+    fill_pages(user, user_fake, 9, 1);  // 58 + 4 (what one fill may add) > 60
+    CHECK(counter("shadow.flushes_vma_limit") == 1);
+    CHECK(user.mapped_pages() == 1);
+    CHECK(sup.mapped_pages() == 20);
+    CHECK(counter("shadow.vmas") == budget.used());
+  }
+  SECTION("the other shadow flushes when the filler's own flush is not enough") {
+    VmaBudget budget(44);
+    ShadowConfig cfg = no_prefetch();
+    cfg.shared_vmas = &budget;
+    ShadowMmu sup = f.make(kPg, 0, cfg);
+    ShadowConfig ucfg = no_prefetch(ShadowView::kUser);
+    ucfg.shared_vmas = &budget;
+    ShadowMmu user(f.mem, user_fake, f.traces, GuestPagingState{kPg, f.pt.cr3(), 0}, ucfg);
+    fill_pages(sup, f.fake, 0, 21);
+    CHECK(budget.used() == 42);
+    fill_pages(user, user_fake, 0, 1);
+    CHECK(counter("shadow.flushes_vma_limit") == 1);
+    CHECK(sup.mapped_pages() == 0);
+    CHECK(f.fake.size() == 0);
+    CHECK(user.mapped_pages() == 1);
+    CHECK(budget.used() == 2);
+    CHECK(counter("shadow.vmas") == 2);
+  }
+}
+
 TEST_CASE("random_guest_accesses_keep_shadow_consistent_with_guest_tables") {
   const uint32_t seed = std::random_device{}();
   INFO("seed " << seed);
@@ -491,6 +572,7 @@ TEST_CASE("random_guest_accesses_keep_shadow_consistent_with_guest_tables") {
   auto remap = [&](uint32_t i) {
     uint32_t flags = (rng() & 1 ? kRw : 0) | kUs | (rng() & 1 ? kPteAccessed : 0) | (rng() & 1 ? kPteDirty : 0);
     f.pt.map4k(0x400000 + i * 0x1000, 0x200000 + (rng() % 16) * 0x1000, flags);
+    f.traces.report_physical_write(f.pt.pte_addr(0x400000 + i * 0x1000), 4);  // as the guest's store is
   };
   for (uint32_t i = 0; i < 32; ++i) remap(i);
   for (int step = 0; step < 2000; ++step) {

@@ -1,4 +1,4 @@
-// Unit tests of the shadow bookkeeping (mmu/shadow_page_set.h): the run count that bounds VMAs
+// Unit tests of the shadow bookkeeping (mmu/shadow_page_set.h): the run and block counts that bound VMAs
 // and the reverse indexes invalidation depends on. Pure logic: runs under ASan+UBSan too.
 #include <catch2/catch.hpp>
 
@@ -41,6 +41,24 @@ TEST_CASE("runs_count_pages_contiguous_in_linear_space_and_memfd_with_equal_prot
   s.erase(13);
   CHECK(s.runs() == 0);
   CHECK(s.size() == 0);
+}
+
+TEST_CASE("blocks_count_stretches_of_linearly_adjacent_pages_whatever_backs_them") {
+  ShadowPageSet s;
+  s.insert(10, page(300));
+  s.insert(12, page(100));
+  CHECK(s.blocks() == 2);
+  s.insert(11, page(700, Prot::kReadWrite));  // joins both: one block of three runs
+  CHECK(s.blocks() == 1);
+  CHECK(s.runs() == 3);
+  s.insert(0, page(1));  // linear page 0 has no left neighbour
+  CHECK(s.blocks() == 2);
+  s.erase(11);  // splits the block again
+  CHECK(s.blocks() == 3);
+  s.erase(10);
+  CHECK(s.blocks() == 2);
+  s.clear();
+  CHECK(s.blocks() == 0);
 }
 
 TEST_CASE("reverse_indexes_follow_inserts_and_erases") {

@@ -121,7 +121,7 @@ TEST_CASE("window_faults_the_guest_tables_explain_are_reflected_with_error_code_
   CHECK(f.phys32(0x5004) == 0xabcdef01);
 }
 
-TEST_CASE("invlpg_and_cr3_load_really_unmap_from_the_window") {
+TEST_CASE("invlpg_after_a_pte_write_and_cr3_load_really_unmap_from_the_window") {
   Fixture f;
   f.pt.map4k(0x1000, 0x5000, kRw | kPteDirty);
   f.pt.map4k(0x2000, 0x6000, kRw | kPteDirty);
@@ -131,6 +131,10 @@ TEST_CASE("invlpg_and_cr3_load_really_unmap_from_the_window") {
   REQUIRE(f.access(s, 0x2000, false, v).status == FillStatus::kMapped);
   CHECK(f.touches(0x1000));
   CHECK(f.touches(0x2000, true));
+  s.invlpg(LinearAddr(0x1800));  // no entry written: the mapping is still exact and stays
+  CHECK(f.touches(0x1000));
+  f.pt.set_pte(0x1000, 0);
+  f.traces.report_physical_write(f.pt.pte_addr(0x1000), 4);
   s.invlpg(LinearAddr(0x1800));
   CHECK_FALSE(f.touches(0x1000));
   CHECK(f.touches(0x2000));
@@ -140,6 +144,39 @@ TEST_CASE("invlpg_and_cr3_load_really_unmap_from_the_window") {
   s.load_cr3(other.cr3());
   CHECK_FALSE(f.touches(0x2000));
   CHECK(machine_memory_vmas() == 0);
+}
+
+// Every VMA inside the window, the reservation's own PROT_NONE pieces included.
+int window_vmas(const Window& w) {
+  const auto lo = reinterpret_cast<unsigned long long>(w.host(LinearAddr(0)));
+  const unsigned long long hi = lo + kWindowSize;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) {
+    unsigned long long start = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx", &start, &end) == 2 && start < hi && end > lo) ++n;
+  }
+  return n;
+}
+
+// ShadowMmu::vma_estimate bounds what the host really counts (vm.max_map_count is about the
+// host's count): runs of scattered frames, adjacent or apart, and the reservation's pieces between.
+TEST_CASE("vma_estimate_is_never_below_the_host_vmas_the_mappings_add_to_the_window") {
+  Fixture f;
+  for (uint32_t i = 0; i < 24; ++i) f.pt.map4k(0x100000 + i * 0x1000, 0x300000 - i * 0x1000, kRw | kPteDirty);
+  for (uint32_t i = 0; i < 8; ++i) f.pt.map4k(0x400000 + i * 0x3000, 0x200000 + i * 0x1000, kRw | kPteDirty);
+  ShadowMmu s = f.make();
+  const int before = window_vmas(f.window);
+  uint32_t v = 0;
+  for (uint32_t i = 0; i < 24; ++i) REQUIRE(f.access(s, 0x100000 + i * 0x1000, false, v).status == FillStatus::kMapped);
+  CHECK(window_vmas(f.window) - before == 25);  // 24 unmergeable pages and the gap after them
+  CHECK(s.vma_estimate() == 25);
+  for (uint32_t i = 0; i < 8; ++i) REQUIRE(f.access(s, 0x400000 + i * 0x3000, false, v).status == FillStatus::kMapped);
+  CHECK(window_vmas(f.window) - before == 41);
+  CHECK(s.vma_estimate() == 41);
+  s.flush();
+  CHECK(window_vmas(f.window) == before);
 }
 
 TEST_CASE("one_host_unmap_sweeps_dropped_runs_and_the_reservation_between_them_stays_inaccessible") {
