@@ -4,6 +4,7 @@
 #include "mmu/shadow_mmu.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/error.h"
 #include "core/stats.h"
@@ -20,10 +21,12 @@ stats::Counter c_pages{"shadow.pages_mapped", "guest pages mapped, prefetched on
 stats::Counter c_prefetched{"shadow.prefetched", "neighbour pages mapped ahead of a fault"};
 stats::Counter c_protects{"shadow.protects", "host protection changes (write enable on first write, trace)"};
 stats::Counter c_unmaps{"shadow.unmaps", "host unmap calls outside whole flushes"};
-stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (every non-global mapping dropped)"};
+stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (to another directory: non-global mappings dropped but for kept regions)"};
 stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
 stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound (the shadow's own, or the budget its process's shadows share)"};
-stats::Counter c_kept_global{"shadow.kept_global", "global mappings kept across guest CR3 loads"};
+stats::Counter c_kept{"shadow.kept_cr3", "mappings kept across guest CR3 loads to another directory: global, or in a kept region"};
+stats::Counter c_kept_regions{"shadow.kept_regions", "4 MiB regions whose non-global mappings a CR3 load to another directory kept: the new directory's entry for them is the same (a kernel half shared without PGE)"};
+stats::Counter c_watch_drops{"shadow.watched_entry_drops", "mappings dropped because the current directory's entry for a kept region was written"};
 stats::Counter c_deferred{"shadow.deferred_drops", "mappings whose guest entry was written, dropped at the guest's next INVLPG or CR3 load (as a TLB may)"};
 stats::Counter c_invlpg{"shadow.invlpg", "guest INVLPG instructions"};
 stats::Counter c_trace_pt{"shadow.trace_faults_pt", "guest writes caught on traced page-table pages"};
@@ -80,11 +83,13 @@ void ShadowMmu::flush() {
   pending_drops_.clear();
   for (const auto& [table, refs] : table_refs_) traces_.remove(Ppn(table), TraceKind::kPageTable, refs);
   table_refs_.clear();
+  watched_.reset();  // their references went with table_refs_
   publish_vmas();
 }
 
 void ShadowMmu::load_cr3(uint32_t cr3) {
   const bool same_tables = !state_.paging() || ((cr3 ^ state_.cr3) & kPteFrameMask) == 0;
+  const GuestPhysAddr old_pd = state_.page_directory();
   state_.cr3 = cr3;
   c_flush_cr3.inc();
   drop_pending();  // global ones too: their entries changed
@@ -98,13 +103,54 @@ void ShadowMmu::load_cr3(uint32_t cr3) {
     c_cr3_kept.inc();
     return;
   }
-  std::vector<uint32_t> victims = pages_.pages_not_global();
+  // Region by region, not page by page: a kernel half is tens of thousands of pages, and a
+  // context switch must not cost a step per page it keeps.
+  const GuestPhysAddr new_pd = state_.page_directory();
+  const std::bitset<1024> was_watched = std::exchange(watched_, {});
+  const GuestPhysAddr was_watched_pd = watched_pd_;
+  std::vector<uint32_t> victims;
+  for (std::optional<uint32_t> lpn = pages_.next_mapped(0); lpn; lpn = pages_.next_mapped(((*lpn >> 10) + 1) << 10)) {
+    const uint32_t region = *lpn >> 10;
+    if (same_entry(old_pd, new_pd, region)) {
+      watch(new_pd, region);
+      continue;
+    }
+    const std::vector<uint32_t> not_global = pages_.not_global_in(region << 10, (region + 1) << 10);
+    victims.insert(victims.end(), not_global.begin(), not_global.end());
+  }
+  release_watches(was_watched, was_watched_pd);  // after the new ones: no trace drops to zero and back
   if (victims.size() == pages_.size()) {
     flush();  // nothing to keep: one host call instead of one per run
     return;
   }
-  c_kept_global.inc(pages_.size() - victims.size());
+  c_kept.inc(pages_.size() - victims.size());
   drop(std::move(victims));
+}
+
+// Whether `region`'s directory entry is present and holds the same value, A included, in both
+// directories: a walk through either then reads the same page table (or 4 MiB page, D included)
+// with the same rights and sets nothing, so a mapping made through one is what the other gives.
+bool ShadowMmu::same_entry(GuestPhysAddr old_pd, GuestPhysAddr new_pd, uint32_t region) const {
+  const GuestPhysAddr was_at(old_pd.value + region * 4), now_at(new_pd.value + region * 4);
+  if (!mem_.contains(was_at, 4) || !mem_.contains(now_at, 4)) return false;
+  uint32_t was = 0, now = 0;
+  mem_.read_obj(was_at, was);
+  mem_.read_obj(now_at, now);
+  return now == was && (now & kPtePresent) && (now & kPteAccessed);
+}
+
+// A kept region's mappings still name the old directory's entry (whose trace still drops them);
+// this trace on the current directory's entry drops them when that one is written.
+void ShadowMmu::watch(GuestPhysAddr pd, uint32_t region) {
+  watched_pd_ = pd;
+  add_table_trace(EntryRef{ppn_of(pd), region});
+  watched_.set(region);
+  c_kept_regions.inc();
+}
+
+void ShadowMmu::release_watches(const std::bitset<1024>& regions, GuestPhysAddr pd) {
+  for (uint32_t r = 0; r < 1024; ++r)
+    if (regions.test(r)) release_table_trace(EntryRef{ppn_of(pd), r});
 }
 
 void ShadowMmu::set_cr0(uint32_t cr0) {
@@ -275,6 +321,11 @@ void ShadowMmu::page_table_written(Ppn table, uint32_t first_byte, uint32_t end_
   for (uint32_t idx = first_byte / 4; idx < 1024 && idx * 4 < end_byte; ++idx) {
     auto deps = pages_.pages_using(EntryRef{table, idx});
     victims.insert(victims.end(), deps.begin(), deps.end());
+    if (watched_.test(idx) && table == ppn_of(watched_pd_)) {
+      deps = pages_.not_global_in(idx << 10, (idx + 1) << 10);
+      c_watch_drops.inc(deps.size());
+      victims.insert(victims.end(), deps.begin(), deps.end());
+    }
   }
   if (!config_.defer_entry_write_drops) return drop(std::move(victims));
   c_deferred.inc(victims.size());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <bitset>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -82,6 +83,9 @@ class ShadowMmu final : private TraceListener {
   // 4.10.4.1). Keeping a global mapping is exactly what hardware may do, and the shadow is still
   // stricter than a TLB: a write to any entry a kept mapping came from drops it (write traces).
   // Guest kernels map their own text and data global, so they survive every context switch.
+  // A guest that does not (no PGE, or kernel pages without G) still shares its kernel's directory
+  // entries between address spaces: a 4 MiB region whose entry is the same in the new directory
+  // keeps its mappings, and a trace on that entry drops them if it is written (same_entry, watch).
   void load_cr3(uint32_t cr3);
   // Changes of CR0.PG/PE/WP or CR4.PSE/PGE change what every mapping means: drop them all.
   void set_cr0(uint32_t cr0);
@@ -124,6 +128,9 @@ class ShadowMmu final : private TraceListener {
   void stage(uint32_t lpn, const Translation& t, bool prefetched = false);
   void note_lone_invalidation();
   bool derived_from_traced_entries(const ShadowPage& p) const;
+  bool same_entry(GuestPhysAddr old_pd, GuestPhysAddr new_pd, uint32_t region) const;
+  void watch(GuestPhysAddr pd, uint32_t region);
+  void release_watches(const std::bitset<1024>& regions, GuestPhysAddr pd);
   void prefetch_around(uint32_t lpn);
   void commit();
   void write_protect(Ppn ppn);
@@ -146,6 +153,9 @@ class ShadowMmu final : private TraceListener {
   ShadowPageSet pages_;
   // This shadow's references on page-table traces, per table page, released when it drops them.
   std::unordered_map<uint32_t, uint32_t> table_refs_;
+  // Regions kept across a CR3 load (load_cr3) whose entry in watched_pd_ this shadow traces.
+  std::bitset<1024> watched_;
+  GuestPhysAddr watched_pd_{0};
   std::vector<uint32_t> staged_;  // recorded in pages_ during this fill, not yet mapped
   std::unordered_set<uint32_t> pending_drops_;  // see ShadowConfig::defer_entry_write_drops
   // Per 4 MiB region: prefetched pages invalidated one at a time (ShadowConfig::prefetch_waste_limit).

@@ -116,6 +116,17 @@ bool ShadowPageSet::any_in(uint32_t first, uint32_t end) const {
   auto it = ordered_.lower_bound(first);
   return it != ordered_.end() && *it < end;
 }
+std::optional<uint32_t> ShadowPageSet::next_mapped(uint32_t from) const {
+  auto it = ordered_.lower_bound(from);
+  if (it == ordered_.end()) return std::nullopt;
+  return *it;
+}
+std::vector<uint32_t> ShadowPageSet::not_global_in(uint32_t first, uint32_t end) const {
+  std::vector<uint32_t> out;
+  for (auto it = ordered_.lower_bound(first); it != ordered_.end() && *it < end; ++it)
+    if (not_global_.count(*it)) out.push_back(*it);
+  return out;
+}
 std::vector<uint32_t> ShadowPageSet::large_pages_in(uint32_t region) const { return members(large_by_region_, region); }
 
 }  // namespace btvmm::mmu

@@ -58,6 +58,10 @@ class ShadowPageSet {
   std::vector<uint32_t> pages_not_global() const;  // what a CR3 load drops
   // Whether any page in [first, end) is mapped (a drop may then not sweep over that range).
   bool any_in(uint32_t first, uint32_t end) const;
+  // The lowest mapped page at or above `from`, if any (walks the mapped regions without a scan).
+  std::optional<uint32_t> next_mapped(uint32_t from) const;
+  // The non-global pages mapped in [first, end), in linear order.
+  std::vector<uint32_t> not_global_in(uint32_t first, uint32_t end) const;
 
  private:
   static uint64_t key(EntryRef e) { return (uint64_t(e.table.value) << 10) | e.index; }

@@ -223,7 +223,7 @@ TEST_CASE("cr3_load_of_another_directory_keeps_global_mappings_with_pge_and_drop
   REQUIRE(f.fake.page(0xC0100000) != nullptr);
   CHECK(f.fake.page(0xC0100000)->mpn.value == 6);
   CHECK(s.mapped_pages() == 1);
-  CHECK(counter("shadow.kept_global") == 1);
+  CHECK(counter("shadow.kept_cr3") == 1);
   // The kept mapping still depends on its entries: rewriting its PTE (as the guest would before an
   // INVLPG) drops it, so the shadow never holds more than a TLB could.
   f.pt.set_pte(0xC0100000, 0x9000 | kPtePresent | kRw | kPteGlobal);
@@ -241,6 +241,67 @@ TEST_CASE("cr3_load_of_another_directory_without_pge_drops_pages_marked_global_t
   s.load_cr3(f.other.cr3());
   CHECK(f.fake.size() == 0);
   CHECK(f.fake.unmap_all_calls == 1);
+}
+
+// A guest without global pages (the test guest) shares its kernel half by copying directory
+// entries into every process's directory: the mappings of such a region survive the switch.
+TEST_CASE("cr3_load_of_another_directory_keeps_a_region_whose_directory_entry_is_the_same_there") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw);        // a process page: the other directory has no entry for it
+  f.pt.map4k(0xC0100000, 0x6000, kRw);    // a kernel page without G, in a shared region
+  f.pt.map4k(0xC0500000, 0x7000, kRw);    // a kernel page in a region the other maps elsewhere
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  for (uint32_t la : {0x1000u, 0xC0100000u, 0xC0500000u})
+    REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
+  REQUIRE((f.pt.pde(0xC0100000) & kPteAccessed) != 0);  // the fill's walk set A
+  f.other.set_pde(0xC0100000, f.pt.pde(0xC0100000));
+  f.other.map4k(0xC0500000, 0x8000, kRw);
+  s.load_cr3(f.other.cr3());
+  CHECK(f.fake.page(0x1000) == nullptr);
+  CHECK(f.fake.page(0xC0500000) == nullptr);
+  REQUIRE(f.fake.page(0xC0100000) != nullptr);
+  CHECK(f.fake.page(0xC0100000)->mpn.value == 6);
+  CHECK(counter("shadow.kept_regions") == 1);
+  CHECK(counter("shadow.kept_cr3") == 1);
+  CHECK(s.traces().kinds(Ppn(kOtherPd >> 12)) == bit(TraceKind::kPageTable));  // the watch
+
+  SECTION("a write to the new directory's entry drops the region's mappings") {
+    f.other.set_pde(0xC0100000, 0);
+    s.traces().report_physical_write(f.other.pde_addr(0xC0100000), 4);
+    CHECK(f.fake.page(0xC0100000) == nullptr);
+    CHECK(s.mapped_pages() == 0);
+    CHECK(counter("shadow.watched_entry_drops") == 1);
+  }
+  SECTION("switching back keeps it again and releases the watch on the directory left") {
+    s.load_cr3(f.pt.cr3());
+    REQUIRE(f.fake.page(0xC0100000) != nullptr);
+    CHECK(counter("shadow.kept_regions") == 2);
+    CHECK(s.traces().kinds(Ppn(kOtherPd >> 12)) == 0);
+    f.other.set_pde(0xC0100000, 0);  // no longer current: nothing to drop
+    s.traces().report_physical_write(f.other.pde_addr(0xC0100000), 4);
+    CHECK(f.fake.page(0xC0100000) != nullptr);
+  }
+  SECTION("a mode change flushes and releases the watch") {
+    s.set_cr4(kCr4Pse);
+    CHECK(s.mapped_pages() == 0);
+    CHECK(s.traces().kinds(Ppn(kOtherPd >> 12)) == 0);
+    CHECK(s.traces().kinds(Ppn(kPd >> 12)) == 0);
+  }
+}
+
+TEST_CASE("cr3_load_keeps_no_region_whose_directory_entry_differs_even_only_in_a") {
+  Fixture f;
+  f.pt.map4k(0xC0100000, 0x6000, kRw);
+  ShadowMmu s = f.make(kPg, 0, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC0100000, false, v).status == FillStatus::kMapped);
+  // A walk of the other directory would set A in its entry: keeping the mapping would skip that.
+  f.other.set_pde(0xC0100000, f.pt.pde(0xC0100000) & ~kPteAccessed);
+  s.load_cr3(f.other.cr3());
+  CHECK(s.mapped_pages() == 0);
+  CHECK(counter("shadow.kept_regions") == 0);
+  CHECK(s.traces().kinds(Ppn(kOtherPd >> 12)) == 0);
 }
 
 TEST_CASE("cr3_reload_of_the_directory_in_use_keeps_its_mappings_and_maps_nothing_again") {
