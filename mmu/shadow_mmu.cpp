@@ -109,8 +109,8 @@ void ShadowMmu::load_cr3(uint32_t cr3) {
   const std::bitset<1024> was_watched = std::exchange(watched_, {});
   const GuestPhysAddr was_watched_pd = watched_pd_;
   std::vector<uint32_t> victims;
-  for (std::optional<uint32_t> lpn = pages_.next_mapped(0); lpn; lpn = pages_.next_mapped(((*lpn >> 10) + 1) << 10)) {
-    const uint32_t region = *lpn >> 10;
+  for (uint32_t region = 0; region < 1024; ++region) {
+    if (!pages_.mapped_in_region(region)) continue;
     if (same_entry(old_pd, new_pd, region)) {
       watch(new_pd, region);
       continue;

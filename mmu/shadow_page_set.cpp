@@ -56,6 +56,7 @@ void ShadowPageSet::index(uint32_t lpn, const ShadowPage& p) {
   if (p.size == PageSize::k4M) large_by_region_[lpn >> 10].insert(lpn);
   if (!p.global) not_global_.insert(lpn);
   ordered_.insert(lpn);
+  ++per_region_[lpn >> 10];
 }
 
 void ShadowPageSet::unindex(uint32_t lpn, const ShadowPage& p) {
@@ -65,6 +66,7 @@ void ShadowPageSet::unindex(uint32_t lpn, const ShadowPage& p) {
   if (p.size == PageSize::k4M) drop_member(large_by_region_, lpn >> 10, lpn);
   if (!p.global) not_global_.erase(lpn);
   ordered_.erase(lpn);
+  --per_region_[lpn >> 10];
 }
 
 void ShadowPageSet::insert(uint32_t lpn, const ShadowPage& page) {
@@ -105,6 +107,7 @@ void ShadowPageSet::clear() {
   large_by_region_.clear();
   not_global_.clear();
   ordered_.clear();
+  per_region_.fill(0);
   runs_ = 0;
   blocks_ = 0;
 }
@@ -115,11 +118,6 @@ std::vector<uint32_t> ShadowPageSet::pages_not_global() const { return {not_glob
 bool ShadowPageSet::any_in(uint32_t first, uint32_t end) const {
   auto it = ordered_.lower_bound(first);
   return it != ordered_.end() && *it < end;
-}
-std::optional<uint32_t> ShadowPageSet::next_mapped(uint32_t from) const {
-  auto it = ordered_.lower_bound(from);
-  if (it == ordered_.end()) return std::nullopt;
-  return *it;
 }
 std::vector<uint32_t> ShadowPageSet::not_global_in(uint32_t first, uint32_t end) const {
   std::vector<uint32_t> out;

@@ -4,6 +4,7 @@
 // Bookkeeping only: never calls a mapper and never reads guest memory.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -58,8 +59,8 @@ class ShadowPageSet {
   std::vector<uint32_t> pages_not_global() const;  // what a CR3 load drops
   // Whether any page in [first, end) is mapped (a drop may then not sweep over that range).
   bool any_in(uint32_t first, uint32_t end) const;
-  // The lowest mapped page at or above `from`, if any (walks the mapped regions without a scan).
-  std::optional<uint32_t> next_mapped(uint32_t from) const;
+  // How many pages are mapped in the 4 MiB region `region` (a CR3 load decides region by region).
+  uint32_t mapped_in_region(uint32_t region) const { return per_region_[region]; }
   // The non-global pages mapped in [first, end), in linear order.
   std::vector<uint32_t> not_global_in(uint32_t first, uint32_t end) const;
 
@@ -77,6 +78,7 @@ class ShadowPageSet {
   std::unordered_map<uint32_t, std::unordered_set<uint32_t>> large_by_region_;
   std::unordered_set<uint32_t> not_global_;
   std::set<uint32_t> ordered_;  // the keys of pages_, in linear order
+  std::array<uint32_t, 1024> per_region_{};  // mapped pages per 4 MiB region
   uint32_t runs_ = 0;
   uint32_t blocks_ = 0;
 };
