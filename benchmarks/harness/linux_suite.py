@@ -53,15 +53,23 @@ def initramfs(ctx: columns.Context) -> str:
 
 
 def prepare(ctx: columns.Context) -> Optional[str]:
-    """Builds the boot archive (cached initramfs + benchmark overlay); returns why it could not."""
-    base = os.path.join(boot_dir(), "initramfs.cpio.gz")
-    if not os.path.exists(os.path.join(boot_dir(), "vmlinuz")) or not os.path.exists(base):
-        return f"no Linux boot set in {boot_dir()} (scripts/linux/fetch-boot-set.sh, make-initramfs.sh)"
-    script = os.path.join(ctx.repo_dir, "benchmarks", "linux", "make-bench-initramfs.sh")
-    r = subprocess.run([script, base, os.path.dirname(initramfs(ctx))], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, check=False)
-    if r.returncode != 0:
-        return f"make-bench-initramfs.sh failed: {r.stdout.strip()[-300:]}"
+    """Builds the boot archive (this tree's initramfs + benchmark overlay); returns why it could not.
+
+    The initramfs is made from the current scripts, as the ctest fixture does, never taken from
+    the cache: a stale or missing archive there must not hide the suite or stand in for it."""
+    if not os.path.exists(os.path.join(boot_dir(), "vmlinuz")):
+        return f"no Linux boot set in {boot_dir()} (scripts/linux/fetch-boot-set.sh)"
+    out_dir = os.path.dirname(initramfs(ctx))
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, "initramfs.cpio.gz")
+    steps = [
+        [os.path.join(ctx.repo_dir, "scripts", "linux", "make-initramfs.sh"), "-o", base, boot_dir()],
+        [os.path.join(ctx.repo_dir, "benchmarks", "linux", "make-bench-initramfs.sh"), base, out_dir],
+    ]
+    for step in steps:
+        r = subprocess.run(step, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        if r.returncode != 0:
+            return f"{os.path.basename(step[0])} failed: {r.stdout.strip()[-300:]}"
     return None
 
 
