@@ -115,7 +115,7 @@ void ShadowMmu::load_cr3(uint32_t cr3) {
       watch(new_pd, region);
       continue;
     }
-    const std::vector<uint32_t> not_global = pages_.not_global_in(region << 10, (region + 1) << 10);
+    const std::vector<uint32_t> not_global = pages_.not_global_in_region(region);
     victims.insert(victims.end(), not_global.begin(), not_global.end());
   }
   release_watches(was_watched, was_watched_pd);  // after the new ones: no trace drops to zero and back
@@ -322,7 +322,7 @@ void ShadowMmu::page_table_written(Ppn table, uint32_t first_byte, uint32_t end_
     auto deps = pages_.pages_using(EntryRef{table, idx});
     victims.insert(victims.end(), deps.begin(), deps.end());
     if (watched_.test(idx) && table == ppn_of(watched_pd_)) {
-      deps = pages_.not_global_in(idx << 10, (idx + 1) << 10);
+      deps = pages_.not_global_in_region(idx);
       c_watch_drops.inc(deps.size());
       victims.insert(victims.end(), deps.begin(), deps.end());
     }

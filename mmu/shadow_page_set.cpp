@@ -114,14 +114,14 @@ void ShadowPageSet::clear() {
 
 std::vector<uint32_t> ShadowPageSet::pages_backed_by(Ppn ppn) const { return members(by_ppn_, ppn.value); }
 std::vector<uint32_t> ShadowPageSet::pages_using(EntryRef entry) const { return members(by_entry_, key(entry)); }
-std::vector<uint32_t> ShadowPageSet::pages_not_global() const { return {not_global_.begin(), not_global_.end()}; }
 bool ShadowPageSet::any_in(uint32_t first, uint32_t end) const {
   auto it = ordered_.lower_bound(first);
   return it != ordered_.end() && *it < end;
 }
-std::vector<uint32_t> ShadowPageSet::not_global_in(uint32_t first, uint32_t end) const {
+std::vector<uint32_t> ShadowPageSet::not_global_in_region(uint32_t region) const {
   std::vector<uint32_t> out;
-  for (auto it = ordered_.lower_bound(first); it != ordered_.end() && *it < end; ++it)
+  const uint32_t end = (region + 1) << 10;
+  for (auto it = ordered_.lower_bound(region << 10); it != ordered_.end() && *it < end; ++it)
     if (not_global_.count(*it)) out.push_back(*it);
   return out;
 }

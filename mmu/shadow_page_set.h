@@ -56,13 +56,12 @@ class ShadowPageSet {
   std::vector<uint32_t> pages_using(EntryRef entry) const;
   // Pages mapped from a 4 MiB guest page within the 4 MiB region `region` (la >> 22).
   std::vector<uint32_t> large_pages_in(uint32_t region) const;
-  std::vector<uint32_t> pages_not_global() const;  // what a CR3 load drops
   // Whether any page in [first, end) is mapped (a drop may then not sweep over that range).
   bool any_in(uint32_t first, uint32_t end) const;
   // How many pages are mapped in the 4 MiB region `region` (a CR3 load decides region by region).
   uint32_t mapped_in_region(uint32_t region) const { return per_region_[region]; }
-  // The non-global pages mapped in [first, end), in linear order.
-  std::vector<uint32_t> not_global_in(uint32_t first, uint32_t end) const;
+  // The non-global pages mapped in that region, in linear order (what a CR3 load drops there).
+  std::vector<uint32_t> not_global_in_region(uint32_t region) const;
 
  private:
   static uint64_t key(EntryRef e) { return (uint64_t(e.table.value) << 10) | e.index; }
