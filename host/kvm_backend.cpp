@@ -17,6 +17,8 @@
 
 #include "core/error.h"
 #include "core/stats.h"
+#include "host/kvm_probe.h"
+#include "host/owned_fd.h"
 
 namespace btvmm::host {
 
@@ -29,6 +31,18 @@ stats::Counter c_exits_intr{"kvm.exits_intr", "KVM_RUN interrupted by the kick s
 stats::Counter c_exits_window{"kvm.exits_irq_window", "KVM exits because an interrupt window opened"};
 stats::Counter c_injected{"kvm.irqs_injected", "interrupts injected with KVM_INTERRUPT"};
 
+// struct kvm_cpuid2 ends in __DECLARE_FLEX_ARRAY, which under C++ (linux-libc-dev 6.1) adds a
+// one-byte empty struct before the array: sizeof becomes 12 and entries move to offset 12. The
+// ioctl numbers encode that size, so the kernel rejects them with EINVAL, and the entries would
+// be read from the wrong place. The kernel's layout is this 8-byte header followed by entries.
+struct CpuidHeader {
+  uint32_t nent;
+  uint32_t padding;
+};
+static_assert(sizeof(CpuidHeader) == 8);
+constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
+constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
+
 constexpr int kKickSignal = SIGUSR1;
 constexpr uint32_t kTssAddr = 0xfffbd000;  // below 4 GiB, above any guest RAM (-m <= 3 GiB)
 
@@ -40,23 +54,6 @@ void on_kick(int) {
   // race between checking for work and entering the guest (Documentation/virt/kvm/api.rst).
   if (kvm_run* r = g_run.load(std::memory_order_relaxed)) r->immediate_exit = 1;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 int checked_ioctl(int fd, unsigned long req, const char* name, unsigned long arg = 0) {
   int r = ioctl(fd, req, arg);
@@ -91,7 +88,7 @@ class KvmBackend : public CpuBackend {
   void inject_interrupts(Machine& m);
   void wait_for_interrupt(Machine& m, uint64_t deadline);
 
-  Fd kvm_, vm_, vcpu_;
+  OwnedFd kvm_, vm_, vcpu_;
   kvm_run* run_ = nullptr;
   size_t run_size_ = 0;
   std::atomic<uint64_t> next_deadline_{UINT64_MAX};
@@ -99,11 +96,11 @@ class KvmBackend : public CpuBackend {
 };
 
 void KvmBackend::setup(Machine& m, const BootPlan& plan) {
-  kvm_ = Fd(open("/dev/kvm", O_RDWR | O_CLOEXEC));
+  kvm_ = OwnedFd(open("/dev/kvm", O_RDWR | O_CLOEXEC));
   if (kvm_.get() < 0) throw_errno("open(/dev/kvm)");
   if (ioctl(kvm_.get(), KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
     fail(ExitCode::kAccelUnavailable, "/dev/kvm: unsupported KVM API version");
-  vm_ = Fd(checked_ioctl(kvm_.get(), KVM_CREATE_VM, "KVM_CREATE_VM"));
+  vm_ = OwnedFd(checked_ioctl(kvm_.get(), KVM_CREATE_VM, "KVM_CREATE_VM"));
   checked_ioctl(vm_.get(), KVM_SET_TSS_ADDR, "KVM_SET_TSS_ADDR", kTssAddr);
 
   // Guest RAM is the machine-memory memfd, mapped once; the pmap must be the identity here
@@ -116,7 +113,7 @@ void KvmBackend::setup(Machine& m, const BootPlan& plan) {
   region.userspace_addr = reinterpret_cast<uint64_t>(mem.machine().base());
   if (ioctl(vm_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) throw_errno("ioctl(KVM_SET_USER_MEMORY_REGION)");
 
-  vcpu_ = Fd(checked_ioctl(vm_.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", 0));
+  vcpu_ = OwnedFd(checked_ioctl(vm_.get(), KVM_CREATE_VCPU, "KVM_CREATE_VCPU", 0));
   int size = checked_ioctl(kvm_.get(), KVM_GET_VCPU_MMAP_SIZE, "KVM_GET_VCPU_MMAP_SIZE");
   run_size_ = static_cast<size_t>(size);
   void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_.get(), 0);
@@ -155,13 +152,14 @@ void KvmBackend::setup(Machine& m, const BootPlan& plan) {
 // implements no paravirtual interface: CONVENTIONS.md).
 void KvmBackend::set_cpuid() {
   constexpr int kMaxEntries = 256;
-  std::vector<uint8_t> buf(sizeof(kvm_cpuid2) + kMaxEntries * sizeof(kvm_cpuid_entry2));
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.data());
-  cpuid->nent = kMaxEntries;
-  if (ioctl(kvm_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) < 0) throw_errno("ioctl(KVM_GET_SUPPORTED_CPUID)");
+  std::vector<uint8_t> buf(sizeof(CpuidHeader) + kMaxEntries * sizeof(kvm_cpuid_entry2));
+  auto* header = reinterpret_cast<CpuidHeader*>(buf.data());
+  auto* entries = reinterpret_cast<kvm_cpuid_entry2*>(buf.data() + sizeof(CpuidHeader));
+  header->nent = kMaxEntries;
+  if (ioctl(kvm_.get(), kGetSupportedCpuid, buf.data()) < 0) throw_errno("ioctl(KVM_GET_SUPPORTED_CPUID)");
   uint32_t out = 0;
-  for (uint32_t i = 0; i < cpuid->nent; ++i) {
-    kvm_cpuid_entry2 e = cpuid->entries[i];
+  for (uint32_t i = 0; i < header->nent; ++i) {
+    kvm_cpuid_entry2 e = entries[i];
     if (e.function >= 0x40000000 && e.function < 0x50000000) continue;
     if (e.function == 1) {
       e.edx &= ~(1u << 9);   // APIC
@@ -169,10 +167,10 @@ void KvmBackend::set_cpuid() {
       e.ecx &= ~(1u << 24);  // TSC-deadline
       e.ecx &= ~(1u << 31);  // hypervisor present
     }
-    cpuid->entries[out++] = e;
+    entries[out++] = e;
   }
-  cpuid->nent = out;
-  if (ioctl(vcpu_.get(), KVM_SET_CPUID2, cpuid) < 0) throw_errno("ioctl(KVM_SET_CPUID2)");
+  header->nent = out;
+  if (ioctl(vcpu_.get(), kSetCpuid2, buf.data()) < 0) throw_errno("ioctl(KVM_SET_CPUID2)");
 }
 
 void KvmBackend::handle_io(Machine& m) {
@@ -307,10 +305,10 @@ void KvmBackend::run(Machine& m, const BootPlan& plan) {
 std::string kvm_unavailable_reason() {
   int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) return fmt::format("/dev/kvm: {}", std::strerror(errno));
+  OwnedFd kvm(fd);
   int version = ioctl(fd, KVM_GET_API_VERSION, 0);
-  close(fd);
   if (version != KVM_API_VERSION) return fmt::format("/dev/kvm: API version {} (need {})", version, KVM_API_VERSION);
-  return {};
+  return kvm_probe_paged_32bit_guest(fd);
 }
 
 std::unique_ptr<CpuBackend> make_kvm_backend() { return std::make_unique<KvmBackend>(); }

@@ -10,7 +10,7 @@
 
 namespace btvmm::host {
 
-// Empty when /dev/kvm is usable, else why not (shown to the user).
+// Empty when /dev/kvm is usable for a 32-bit paged guest (kvm_probe.h), else why not (shown to the user).
 std::string kvm_unavailable_reason();
 
 std::unique_ptr<CpuBackend> make_kvm_backend();

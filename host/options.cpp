@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "host/kvm_backend.h"
 
 namespace btvmm::host {
 
@@ -110,6 +111,16 @@ std::vector<std::string> rewrite_qemu_aliases(const std::vector<std::string>& ar
   return out;
 }
 
+// QEMU's `-accel help`, plus whether each one can run here (scripts and the benchmark harness
+// ask this rather than guess from /dev/kvm: kvm_probe.h).
+namespace {
+std::string accelerators_help() {
+  std::string kvm = kvm_unavailable_reason();
+  return fmt::format("Accelerators:\nbt   binary translation (available)\nkvm  Linux KVM ({})\n",
+                     kvm.empty() ? "available" : "not available: " + kvm);
+}
+}  // namespace
+
 Command parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   args = rewrite_qemu_aliases(args);
@@ -127,7 +138,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   run_cmd->add_option("--initrd", initrd_list, "Initrd (Linux) or comma-separated modules (multiboot)");
   run_cmd->add_option("--append", run.append, "Kernel command line (overrides the image's)");
   run_cmd->add_option("-m,--memory", memory, "Guest RAM in MiB (or with M/G suffix)")->capture_default_str();
-  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm; bt,adaptive=off turns off adaptive retranslation")->capture_default_str();
+  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm; bt,adaptive=off turns off adaptive retranslation; help lists them and whether each runs here")->capture_default_str();
   run_cmd->add_flag("--stats", run.stats, "Print every counter at exit (traps, exits, translations)");
   run_cmd->add_option("--metrics", run.metrics_file, "Write the counters as JSON to this file at exit");
   run_cmd->add_flag("--no-reboot", run.no_reboot, "Exit instead of rebooting on guest reset or triple fault");
@@ -169,6 +180,7 @@ Command parse_command_line(int argc, const char* const* argv) {
     // QEMU's form: the accelerator's name, then comma-separated properties (-accel tcg,thread=single).
     const std::vector<std::string> accel_parts = split_commas(accel);
     const std::string accel_name = accel_parts.empty() ? "" : accel_parts[0];
+    if (accel_name == "help") return InfoRequest{accelerators_help()};
     if (accel_name == "bt") run.accel = Accel::kBt;
     else if (accel_name == "kvm") run.accel = Accel::kKvm;
     else fail(ExitCode::kUsage, "--accel {}: unknown accelerator (bt or kvm)", accel);

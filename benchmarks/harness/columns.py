@@ -7,6 +7,7 @@ why and the driver shows it as absent, never as zero.
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -106,12 +107,23 @@ def _probe_qemu_user(ctx: Context) -> Optional[str]:
     return _missing_binaries([ctx.native32(w) for w in WORKLOADS])
 
 
-def _kvm_reason() -> Optional[str]:
+def _kvm_reason(ctx: Context) -> Optional[str]:
+    """/dev/kvm alone is not enough: kvm_pvm opens it and then cannot run a 32-bit guest with
+    paging. btvmm's `--accel help` runs a probe guest (host/kvm_probe.h) and says why not."""
     if not os.path.exists("/dev/kvm"):
         return "no /dev/kvm on this host"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "/dev/kvm is not accessible to this user"
-    return None
+    if "kvm-probe" not in ctx.cache:
+        ctx.cache["kvm-probe"] = None
+        if os.access(ctx.btvmm(), os.X_OK):
+            r = subprocess.run([ctx.btvmm(), "run", "--accel", "help"], capture_output=True,
+                               timeout=30, check=False)
+            for line in r.stdout.decode("utf-8", "replace").splitlines():
+                m = re.fullmatch(r"kvm\s+Linux KVM \((.*)\)", line.strip())
+                if m and m.group(1) != "available":
+                    ctx.cache["kvm-probe"] = m.group(1).removeprefix("not available: ")
+    return ctx.cache["kvm-probe"]
 
 
 def _guest_reason(ctx: Context) -> Optional[str]:
@@ -178,7 +190,7 @@ def _probe_btvmm_bt(ctx: Context) -> Optional[str]:
 
 
 def _probe_btvmm_kvm(ctx: Context) -> Optional[str]:
-    return _kvm_reason() or _btvmm_reason(ctx, "kvm")
+    return _kvm_reason(ctx) or _btvmm_reason(ctx, "kvm")
 
 
 def _probe_qemu_tcg(ctx: Context) -> Optional[str]:
@@ -188,7 +200,7 @@ def _probe_qemu_tcg(ctx: Context) -> Optional[str]:
 
 
 def _probe_qemu_kvm(ctx: Context) -> Optional[str]:
-    return _kvm_reason() or _probe_qemu_tcg(ctx)
+    return _kvm_reason(ctx) or _probe_qemu_tcg(ctx)
 
 
 def _metrics_path(ctx: Context, workload: str) -> str:

@@ -24,9 +24,9 @@ elif [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
   echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
   exit 77
 fi
-if [ "$runner" = kvm ] && [ ! -e /dev/kvm ]; then
-  echo "SKIP: /dev/kvm is absent on this host, so --accel kvm cannot run"
-  exit 77
+if [ "$runner" = kvm ]; then
+  . "$here/../guest/backends.sh"
+  backend_available kvm "$btvmm" 2>&1 || exit 77
 fi
 command -v mke2fs >/dev/null || export PATH="$PATH:/usr/sbin:/sbin"
 
