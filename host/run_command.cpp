@@ -27,6 +27,7 @@
 #include "host/tc_trace.h"
 #include "host/terminal.h"
 #include "translator/exec_profile.h"
+#include "translator/hot_translations.h"
 
 namespace btvmm::host {
 
@@ -236,6 +237,7 @@ int run_command(const RunOptions& o, mmu::GuestWindows* window) {
   restore_terminal();
   translator::publish_derived_exec_counters();
   if (o.stats) std::fprintf(stderr, "btvmm statistics:\n%s", stats::format_table(false).c_str());
+  if (o.stats && collects_exec_profile(o)) std::fprintf(stderr, "%s", translator::format_hottest_translations(10).c_str());
   if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status, collects_exec_profile(o));
   return status;
 }

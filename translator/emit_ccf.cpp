@@ -132,6 +132,7 @@ std::unique_ptr<Ccf> emit_ccf(const TranslationUnit& tu, TcMemory& tc, const TcL
   const size_t body_stubs = c.stubs.size();  // the entry check's stub exits before the run is counted
   ccf->body_offset = a.offset();
   ccf->profile.set_cpl(cpl);
+  ccf->profile.set_guest_eip(tu.start_eip);
   // After the attention check, so entries that skip it (interrupt shadow) count, and exits at it don't.
   if (layout.count_executions) emit_run_count(c, ccf->profile.runs_address());
   bool open = true;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/stats.h"
+#include "translator/hot_translations.h"
 
 namespace btvmm::translator {
 
@@ -170,6 +171,7 @@ void ExecProfile::fold() {
     total += n[k];
   }
   c_total[mode].inc(total);
+  note_executed(eip_, cpl_, runs_, total, n[static_cast<unsigned>(ExecKind::kIdent)], count_);
   if (callout_ != CalloutKind::kNone) c_callout[static_cast<unsigned>(callout_) - 1].inc(runs_ - std::min(runs_, left_early));
   if (const uint64_t all = c_total[mode].value()) {
     const uint64_t ident = c_kind[mode][static_cast<unsigned>(ExecKind::kIdent)].value();

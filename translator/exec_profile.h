@@ -72,6 +72,8 @@ class ExecProfile {
   uint64_t* runs_address() { return &runs_; }
   uint64_t runs() const { return runs_; }
   void set_cpl(uint8_t cpl) { cpl_ = cpl; }
+  // The TU's first guest instruction, under which fold reports it (hot_translations.h).
+  void set_guest_eip(uint32_t eip) { eip_ = eip; }
   // The CCF's next instruction, in guest order.
   void add(ExecKind k);
   // The CCF ends with a monitor exit of this kind (executed once per run that reaches it).
@@ -100,6 +102,7 @@ class ExecProfile {
   };
 
   uint64_t runs_ = 0;
+  uint32_t eip_ = 0;
   uint8_t cpl_ = 0;
   uint8_t count_ = 0;
   CalloutKind callout_ = CalloutKind::kNone;

@@ -9,6 +9,7 @@
 
 #include "core/stats.h"
 #include "translator/exec_profile.h"
+#include "translator/hot_translations.h"
 #include "translator/perf_map.h"
 
 using namespace btvmm;
@@ -136,4 +137,54 @@ TEST_CASE("perf_map_writes_one_line_per_ccf_to_its_file") {
        << perf_map_line(reinterpret_cast<uint64_t>(code + 16), 16, 0x08048000, 3);
   CHECK(got.str() == want.str());
   unlink(path.c_str());
+}
+
+TEST_CASE("hot_translations_add_up_folds_of_the_same_tu_and_list_the_most_executed_first") {
+  stats::reset_all();
+  reset_hot_translations();
+  {
+    ExecProfile loop;  // 3 instructions, 2 IDENT, run 100 times, in two folds (a retranslation)
+    loop.set_cpl(0);
+    loop.set_guest_eip(0xc0102a00);
+    loop.add(ExecKind::kIdent);
+    loop.add(ExecKind::kIdent);
+    loop.add(ExecKind::kBranchDirect);
+    *loop.runs_address() += 60;
+    loop.fold();
+    *loop.runs_address() += 40;
+  }
+  {
+    ExecProfile cold;
+    cold.set_cpl(0);
+    cold.set_guest_eip(0xc0100000);
+    cold.add(ExecKind::kMonitor);
+    *cold.runs_address() += 7;
+  }
+  {
+    ExecProfile user;  // same EIP at CPL 3: another TU
+    user.set_cpl(3);
+    user.set_guest_eip(0xc0102a00);
+    user.add(ExecKind::kIdent);
+    *user.runs_address() += 5;
+  }
+  const std::vector<HotTranslation> hot = hottest_translations(10);
+  REQUIRE(hot.size() == 3);
+  CHECK(hot[0].eip == 0xc0102a00);
+  CHECK(hot[0].cpl == 0);
+  CHECK(hot[0].runs == 100);
+  CHECK(hot[0].instructions == 300);
+  CHECK(hot[0].ident == 200);
+  CHECK(hot[0].tu_instructions == 3);
+  CHECK(hot[1].instructions == 7);
+  CHECK(hot[2].cpl == 3);
+  CHECK(hottest_translations(1).size() == 1);
+
+  const std::string table = format_hottest_translations(2);
+  CHECK(table.find("0xc0102a00") != std::string::npos);
+  CHECK(table.find("97.7%") != std::string::npos);  // 300 of the 307 CPL 0 instructions
+  CHECK(table.find("66.7%") != std::string::npos);  // its IDENT share
+  CHECK(table.find("0xc0100000") != std::string::npos);
+  CHECK(format_hottest_translations(0).empty());
+  reset_hot_translations();
+  CHECK(format_hottest_translations(10).empty());
 }
