@@ -21,6 +21,7 @@
 #include "host/bt_backend.h"
 #include "host/disk_image.h"
 #include "host/file_io.h"
+#include "host/guest_symbols.h"
 #include "host/kernel_loader.h"
 #include "host/kvm_backend.h"
 #include "host/machine.h"
@@ -237,7 +238,14 @@ int run_command(const RunOptions& o, mmu::GuestWindows* window) {
   restore_terminal();
   translator::publish_derived_exec_counters();
   if (o.stats) std::fprintf(stderr, "btvmm statistics:\n%s", stats::format_table(false).c_str());
-  if (o.stats && collects_exec_profile(o)) std::fprintf(stderr, "%s", translator::format_hottest_translations(10).c_str());
+  if (o.stats && collects_exec_profile(o)) {
+    // The kernel's symbols name its code; user programs are other ELF files, so CPL 3 stays unnamed.
+    const GuestSymbols kernel_symbols = GuestSymbols::from_elf(input.kernel);
+    translator::GuestCodeNamer namer;
+    if (!kernel_symbols.empty())
+      namer = [&](uint32_t eip, uint8_t cpl) { return cpl == 3 ? std::string() : kernel_symbols.name(eip); };
+    std::fprintf(stderr, "%s", translator::format_hottest_translations(10, namer).c_str());
+  }
   if (!o.metrics_file.empty()) write_metrics(o.metrics_file, status, collects_exec_profile(o));
   return status;
 }

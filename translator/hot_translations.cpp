@@ -58,7 +58,7 @@ std::vector<HotTranslation> hottest_translations(size_t n) {
   return all;
 }
 
-std::string format_hottest_translations(size_t n) {
+std::string format_hottest_translations(size_t n, const GuestCodeNamer& name) {
   const std::vector<HotTranslation> hot = hottest_translations(n);
   if (hot.empty()) return {};
   uint64_t total[2];
@@ -69,13 +69,15 @@ std::string format_hottest_translations(size_t n) {
     total[1] = t.total[1];
   }
   std::string out = fmt::format("hottest translations (guest instructions executed from the TC, by TU start):\n");
-  out += fmt::format("  {:>10}  {:>3}  {:>14}  {:>6}  {:>12}  {:>6}  {:>3}\n", "guest EIP", "cpl", "instructions",
-                     "of cpl", "runs", "ident", "tu");
+  out += fmt::format("  {:>10}  {:>3}  {:>14}  {:>6}  {:>12}  {:>6}  {:>3}{}\n", "guest EIP", "cpl", "instructions",
+                     "of cpl", "runs", "ident", "tu", name ? "  code" : "");
   for (const HotTranslation& h : hot) {
     const uint64_t all = total[mode_of(h.cpl)];
-    out += fmt::format("  {:#010x}  {:>3}  {:>14}  {:>5.1f}%  {:>12}  {:>5.1f}%  {:>3}\n", h.eip, h.cpl, h.instructions,
+    const std::string code = name ? name(h.eip, h.cpl) : std::string();
+    out += fmt::format("  {:#010x}  {:>3}  {:>14}  {:>5.1f}%  {:>12}  {:>5.1f}%  {:>3}{}{}\n", h.eip, h.cpl, h.instructions,
                        all ? 100.0 * double(h.instructions) / double(all) : 0.0, h.runs,
-                       h.instructions ? 100.0 * double(h.ident) / double(h.instructions) : 0.0, h.tu_instructions);
+                       h.instructions ? 100.0 * double(h.ident) / double(h.instructions) : 0.0, h.tu_instructions,
+                       code.empty() ? "" : "  ", code);
   }
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,10 @@ void note_executed(uint32_t eip, uint8_t cpl, uint64_t runs, uint64_t instructio
 std::vector<HotTranslation> hottest_translations(size_t n);
 
 // A table of hottest_translations(n) with each one's share of all instructions executed at its
-// CPL, for the end of --stats; empty when nothing was counted.
-std::string format_hottest_translations(size_t n);
+// CPL, for the end of --stats; empty when nothing was counted. `name`, when given, names a TU's
+// code (a guest symbol) or returns "".
+using GuestCodeNamer = std::function<std::string(uint32_t eip, uint8_t cpl)>;
+std::string format_hottest_translations(size_t n, const GuestCodeNamer& name = {});
 
 // Forgets everything (tests).
 void reset_hot_translations();

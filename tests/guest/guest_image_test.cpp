@@ -5,9 +5,11 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "host/guest_symbols.h"
 #include "host/multiboot_loader.h"
 #include "mmu/machine_memory.h"
 
@@ -58,4 +60,36 @@ TEST_CASE("guest_elf_is_loaded_by_btvmm_multiboot_loader_with_its_command_line")
   CHECK(cmd == "test=all");
   // kmain reads the boot information through the 3G/1G direct map, which covers 256 MiB.
   CHECK(mbi < 0x10000000u);
+}
+
+TEST_CASE("guest_elf_symbols_name_kernel_code_for_the_hottest_translations_table") {
+  const auto k = guest_image();
+  const host::GuestSymbols syms = host::GuestSymbols::from_elf(k);
+  REQUIRE(syms.size() > 50);
+  const uint32_t kmemcpy = syms.address_of("kmemcpy");
+  REQUIRE(kmemcpy >= 0xc0100000);  // the test guest's kernel links at 0xc0100000
+  CHECK(syms.name(kmemcpy) == "kmemcpy");
+  CHECK(syms.name(kmemcpy + 4) == "kmemcpy+0x4");
+  CHECK(syms.name(syms.address_of("fork_current") + 0x40) == "fork_current+0x40");
+  CHECK(syms.name(0x1000) == "");  // below every symbol
+  CHECK(syms.name(0xfffff000) == "");  // past the last function's end, no label there
+}
+
+TEST_CASE("guest_symbols_from_truncated_or_scrambled_elf_files_are_empty_or_partial_never_a_crash") {
+  const auto k = guest_image();
+  for (size_t cut = 0; cut < k.size(); cut += 1 + k.size() / 97) {
+    std::vector<uint8_t> part(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(cut));
+    (void)host::GuestSymbols::from_elf(part).name(0xc0100000);
+  }
+  std::mt19937 rng(42);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<uint8_t> bad = k;
+    // Scramble the header and the section headers at the end of the file, where the offsets live.
+    for (int i = 0; i < 8; ++i) {
+      const size_t at = rng() % 2 ? rng() % 52 : bad.size() - 1 - rng() % std::min<size_t>(bad.size(), 2048);
+      bad[at] = static_cast<uint8_t>(rng());
+    }
+    (void)host::GuestSymbols::from_elf(bad).name(static_cast<uint32_t>(rng()));
+  }
+  CHECK(host::GuestSymbols::from_elf({}).empty());
 }
