@@ -42,6 +42,8 @@ struct CpuidHeader {
 static_assert(sizeof(CpuidHeader) == 8);
 constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
 constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
+// The kernel's numbers (C's sizeof(struct kvm_cpuid2) is 8): a wrong size fails here, not at run time.
+static_assert(kGetSupportedCpuid == 0xc008ae05 && kSetCpuid2 == 0x4008ae90);
 
 constexpr int kKickSignal = SIGUSR1;
 constexpr uint32_t kTssAddr = 0xfffbd000;  // below 4 GiB, above any guest RAM (-m <= 3 GiB)
