@@ -77,7 +77,7 @@ def probe(ctx: columns.Context, quick: bool) -> Dict[str, Optional[str]]:
     why = ctx.cache.get("linux-prepare")
     if "linux-prepare" not in ctx.cache:
         why = ctx.cache["linux-prepare"] = prepare(ctx)
-    kvm = columns._kvm_reason()
+    kvm = columns._kvm_reason(ctx)
     out = {}
     for c in COLUMN_NAMES:
         if why:

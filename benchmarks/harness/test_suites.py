@@ -9,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import counters, kernel_suite, linux_suite, paper, procrun, results_doc  # noqa: E402
+from harness import columns, counters, kernel_suite, linux_suite, paper, procrun, results_doc  # noqa: E402
 
 
 def krun(column, cycles, verdict="PASS", kind="nano", cpu=1.0):
@@ -98,6 +98,34 @@ class LinuxSuiteTest(unittest.TestCase):
             self.assertEqual(linux_suite.cmdline(repo, False),
                              "console=ttyS0 a=1 b=2 btvmm.test=bench")
             self.assertTrue(linux_suite.cmdline(repo, True).endswith("btvmm.bench=quick"))
+
+
+class KvmProbeTest(unittest.TestCase):
+    def test_kvm_columns_take_btvmm_accel_help_reason_in_every_suite(self):
+        """btvmm's `run --accel help` decides, not /dev/kvm alone (kvm_pvm opens it and cannot
+        run the guests); a stand-in btvmm gives the answer."""
+        with tempfile.TemporaryDirectory() as d:
+            fake = os.path.join(d, "btvmm")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\necho 'Accelerators:'\n"
+                        "echo 'bt   binary translation (available)'\n"
+                        "echo 'kvm  Linux KVM (not available: stand-in reason (nested))'\n")
+            os.chmod(fake, 0o755)
+            old = os.environ.get("BTVMM_BENCH_BTVMM")
+            os.environ["BTVMM_BENCH_BTVMM"] = fake
+            try:
+                ctx = columns.Context(build_dir=d, repo_dir=d, quick=True, timeout_s=10)
+                ctx.cache["linux-prepare"] = None  # as if the boot set were ready
+                want = ("stand-in reason (nested)" if os.access("/dev/kvm", os.R_OK | os.W_OK)
+                        else columns._kvm_reason(columns.Context(d, d, True, 10)))
+                self.assertEqual(columns._kvm_reason(ctx), want)
+                out = linux_suite.probe(ctx, quick=True)
+                self.assertEqual(out["btvmm-kvm"], want)
+            finally:
+                if old is None:
+                    del os.environ["BTVMM_BENCH_BTVMM"]
+                else:
+                    os.environ["BTVMM_BENCH_BTVMM"] = old
 
 
 class WatchTest(unittest.TestCase):
