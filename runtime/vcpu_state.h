@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace btvmm::runtime {
 
@@ -147,6 +148,16 @@ struct VcpuState {
   uint32_t& reg(Gpr r) { return gpr[r]; }
   uint32_t reg(Gpr r) const { return gpr[r]; }
   uint32_t& esp() { return gpr[kEsp]; }
+  // An all-zero FXSAVE image would unmask every x87 and SSE exception: whoever first loads it into
+  // the host FPU (the TC's entry, the direct-execution stub) starts from the reset values instead.
+  void default_fpu_if_unset() {
+    for (uint8_t b : fxsave)
+      if (b != 0) return;
+    constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
+    constexpr uint32_t kMxcsrDefault = 0x1f80;  // SDM vol. 1 10.2.3.1: power-up value
+    std::memcpy(fxsave, &kFcwDefault, 2);
+    std::memcpy(fxsave + 24, &kMxcsrDefault, 4);
+  }
 };
 
 }  // namespace btvmm::runtime

@@ -92,6 +92,10 @@ struct btvmm_stub_control {
   struct btvmm_stub_exit exit;
   uint32_t request_count;
   uint32_t reserved;
+  /* The guest's x87/SSE state in FXSAVE format (SDM vol. 1 10.5.1), in at BTVMM_CMD_RUN and
+   * out at the exit: the stub puts it in the signal frame it returns through and takes it from
+   * the frame of the signal that ended the run. Bytes 464-511 (software-available) do not travel. */
+  uint8_t fxsave[512] __attribute__((aligned(16)));
   struct btvmm_stub_request requests[BTVMM_STUB_MAX_REQUESTS];
 };
 

@@ -28,6 +28,8 @@ stats::Counter c_exits_other{"direct.exits_other", "direct-execution exits by ot
 // virtual in vcpu.eflags.
 constexpr uint32_t kHostOwnedFlags = runtime::kArithFlags | runtime::kFlagDf | runtime::kFlagTf | runtime::kFlagAc;
 constexpr uint32_t kCr0Am = 1u << 18;
+// FXSAVE bytes that travel through the control page (control_page.h: 464-511 stay behind).
+constexpr size_t kFxsaveTravelling = 464;
 // Linux x86-64 user code selector (arch/x86/include/asm/segment.h, __USER_CS).
 constexpr uint16_t kHostCode64 = 0x33;
 constexpr uint16_t kHostData = 0x2b;
@@ -147,9 +149,13 @@ UserExit DirectExecutor::run_user(runtime::VcpuState& vcpu) {
   regs.ds = host[runtime::kDs];
   regs.fs = host[runtime::kFs];
   regs.gs = host[runtime::kGs];
+  vcpu.default_fpu_if_unset();
+  std::memcpy(ctl.fxsave, vcpu.fxsave, sizeof ctl.fxsave);
   const uint32_t regs_in_eip = regs.eip;
   c_entries.inc();
   stub_.command(BTVMM_CMD_RUN);
+  // The guest's FPU state comes back whatever the exit; the stub never uses the FPU itself.
+  std::memcpy(vcpu.fxsave, ctl.fxsave, kFxsaveTravelling);
 
   // Everything below reads the control page, which the guest may have written: it is only
   // ever copied into guest state or bounds-checked (decode_exit treats it as untrusted).

@@ -60,8 +60,6 @@ bool may_touch_devices(ZydisMnemonic m) {
   }
 }
 
-constexpr uint16_t kFcwDefault = 0x037f;    // SDM vol. 1 8.1.5: FNINIT value
-constexpr uint32_t kMxcsrDefault = 0x1f80;  // SDM vol. 1 10.2.3.1: power-up value
 }  // namespace
 
 Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemory& mem, WindowShadow supervisor,
@@ -82,11 +80,7 @@ Engine::Engine(VcpuState& vcpu, CpuEnv& env, ExecutionHost& host, mmu::GuestMemo
   layout_.count_executions = config_.count_executions;
   layout_.inline_rdtsc = config.inline_rdtsc;
   cache_.chaining_enabled = config.chaining;
-  // An all-zero FXSAVE image would unmask every x87 and SSE exception; start from the reset values.
-  if (std::all_of(std::begin(vcpu_.fxsave), std::end(vcpu_.fxsave), [](uint8_t b) { return b == 0; })) {
-    std::memcpy(vcpu_.fxsave, &kFcwDefault, 2);
-    std::memcpy(vcpu_.fxsave + 24, &kMxcsrDefault, 4);
-  }
+  vcpu_.default_fpu_if_unset();
   // WriteTraces cannot forget a callback and may outlive the engine: the callback holds `alive`,
   // which the destructor clears.
   traces().on_write(mmu::TraceKind::kCode, [alive = alive_](Ppn page, uint32_t) {

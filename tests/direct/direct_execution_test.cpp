@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "core/stats.h"
@@ -62,6 +63,41 @@ TEST_CASE("direct_registers_and_arithmetic_flags_round_trip_through_the_stub") {
   CHECK(m.vcpu.esp() == kStackLa + 0x1000);
   CHECK((m.vcpu.eflags & runtime::kFlagCf) != 0);
   CHECK((m.vcpu.eflags & runtime::kFlagIf) != 0);  // virtual IF untouched
+}
+
+TEST_CASE("direct_guest_x87_and_sse_state_travels_in_and_out_through_the_stub") {
+  DirectMachine m;
+  // The guest's FXSAVE image: XMM0 = {1.5f, ...}, MXCSR rounding toward zero, x87 just reset.
+  const uint32_t one_and_a_half = 0x3fc00000, mxcsr = 0x1f80 | 0x6000;
+  const uint16_t fcw = 0x037f;
+  std::memcpy(m.vcpu.fxsave, &fcw, 2);
+  std::memcpy(m.vcpu.fxsave + 24, &mxcsr, 4);
+  std::memcpy(m.vcpu.fxsave + 160, &one_and_a_half, 4);
+  // addps xmm0,xmm0; movd eax,xmm0; fld1; fld1; faddp; int 0x80
+  m.load({0x0f, 0x58, 0xc0, 0x66, 0x0f, 0x7e, 0xc0, 0xd9, 0xe8, 0xd9, 0xe8, 0xde, 0xc1, 0xcd, 0x80});
+  const UserExit x = m.run();
+  REQUIRE(x.kind == UserExit::kSoftwareInterrupt);
+  CHECK(m.vcpu.gpr[kEax] == 0x40400000);  // 3.0f: XMM0 came in
+  uint32_t xmm0 = 0, mxcsr_out = 0;
+  uint16_t fsw = 0, st0_exponent = 0;
+  uint64_t st0_mantissa = 0;
+  std::memcpy(&xmm0, m.vcpu.fxsave + 160, 4);
+  std::memcpy(&mxcsr_out, m.vcpu.fxsave + 24, 4);
+  std::memcpy(&fsw, m.vcpu.fxsave + 2, 2);
+  std::memcpy(&st0_mantissa, m.vcpu.fxsave + 32, 8);
+  std::memcpy(&st0_exponent, m.vcpu.fxsave + 40, 2);
+  CHECK(xmm0 == 0x40400000);  // and went out
+  CHECK(mxcsr_out == mxcsr);
+  CHECK(((fsw >> 11) & 7) == 7);  // one value pushed: TOP 0 -> 7
+  CHECK(st0_mantissa == 0x8000000000000000ull);  // ST0 = 2.0
+  CHECK(st0_exponent == 0x4000);
+  // The next run starts from what this one left: fld1; faddp makes ST0 3.0.
+  m.load({0xd9, 0xe8, 0xde, 0xc1, 0xcd, 0x80});
+  REQUIRE(m.run().kind == UserExit::kSoftwareInterrupt);
+  std::memcpy(&st0_mantissa, m.vcpu.fxsave + 32, 8);
+  std::memcpy(&st0_exponent, m.vcpu.fxsave + 40, 2);
+  CHECK(st0_mantissa == 0xc000000000000000ull);
+  CHECK(st0_exponent == 0x4000);
 }
 
 TEST_CASE("direct_true_page_faults_come_back_with_guest_cr2_and_error_code") {

@@ -229,6 +229,37 @@ static void save_guest(const struct stub_siginfo* si, const struct stub_ucontext
   }
 }
 
+/* The FPU part of a signal frame (asm/sigcontext.h): FXSAVE layout, whose bytes 464-511 hold
+ * the kernel's fpx_sw_bytes; when magic1 says so an XSAVE header follows at byte 512. */
+#define FPX_SW_OFFSET 464u
+#define FP_XSTATE_MAGIC1 0x46505853u
+#define XFEATURES_X87_SSE 3ull
+
+static void save_fpu(const struct stub_ucontext* uc) {
+  if (uc->fpregs) memcpy(ctl->fxsave, uc->fpregs, FPX_SW_OFFSET);
+}
+
+static void load_fpu(struct stub_ucontext* uc) {
+  uint8_t* f = uc->fpregs;
+  if (!f) return;
+  memcpy(f, ctl->fxsave, FPX_SW_OFFSET);
+  /* MXCSR's reserved bits would make rt_sigreturn fail (the guest's image comes from a real
+   * fxsave, but the control page is guest-writable); the kernel's own sw bytes stay. */
+  uint32_t mxcsr;
+  memcpy(&mxcsr, f + 24, 4);
+  mxcsr &= 0xffffu;
+  memcpy(f + 24, &mxcsr, 4);
+  uint32_t magic1;
+  memcpy(&magic1, f + FPX_SW_OFFSET, 4);
+  if (magic1 == FP_XSTATE_MAGIC1) {
+    /* XSTATE_BV: without the x87 and SSE bits XRSTOR would load their init state instead. */
+    uint64_t bv;
+    memcpy(&bv, f + 512, 8);
+    bv |= XFEATURES_X87_SSE;
+    memcpy(f + 512, &bv, 8);
+  }
+}
+
 static void load_guest(struct stub_ucontext* uc) {
   const struct btvmm_stub_regs* r = &ctl->regs;
   uint64_t* g = uc->gregs;
@@ -252,6 +283,7 @@ static void handler(int sig, struct stub_siginfo* si, void* ucv) {
   struct stub_ucontext* uc = ucv;
   if (in_guest) {
     save_guest(si, uc);
+    save_fpu(uc);
     in_guest = 0;
     report_done();
   }
@@ -267,6 +299,7 @@ static void handler(int sig, struct stub_siginfo* si, void* ucv) {
     }
     if (cmd == BTVMM_CMD_RUN && ctl->failed_request == 0) {
       load_guest(uc);
+      load_fpu(uc);
       in_guest = 1;
       return;
     }
