@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/stats.h"
+#include "host/direct_user_runner.h"
 #include "host/tc_trace.h"
 #include "host/vcpu_boot_state.h"
 #include "mmu/host_map_count.h"
@@ -40,11 +41,15 @@ stats::Counter c_timer_arms{"bt.timer_arms", "arming of the attention timer (dev
 volatile uint32_t* g_attention = nullptr;
 std::atomic<bool> g_timer_fired{true};
 static_assert(std::atomic<bool>::is_always_lock_free, "the timer handler must not take a lock");
+// While guest user code runs directly, the vCPU thread waits for the stub: the timer kicks it.
+std::atomic<const DirectUserRunner*> g_direct{nullptr};
 
-// Async-signal-safe: two stores. Translated code sees `attention` at its next CCF entry.
+// Async-signal-safe: two stores, and a kill(2) under direct execution. Translated code sees
+// `attention` at its next CCF entry; a direct run ends at the kick.
 void on_timer_signal(int) {
   g_timer_fired.store(true, std::memory_order_relaxed);
   if (g_attention) *g_attention = 1;
+  if (const DirectUserRunner* d = g_direct.load(std::memory_order_relaxed)) d->kick();
 }
 
 // A one-shot CLOCK_MONOTONIC timer delivering timer_signal() to the vCPU thread only
@@ -168,8 +173,20 @@ class BtBackend final : public CpuBackend {
     if (options_.trace) engine.set_trace([t = options_.trace](const runtime::engine::CcfTraceEvent& e) { t->on_ccf(e); });
     if (options_.trace) engine.set_event_trace([t = options_.trace](const translator::TcEvent& e) { t->on_event(e); });
     env.set_paging_hook([&engine](runtime::PagingEvent what, uint32_t addr) { engine.paging_changed(what, addr); });
+    std::unique_ptr<DirectUserRunner> direct;
+    if (options_.direct) {
+      direct = std::make_unique<DirectUserRunner>(mem, traces, paging);
+      engine.set_user_runner(direct.get());
+      g_direct.store(direct.get());
+    }
+    struct DirectOff {
+      ~DirectOff() { g_direct.store(nullptr); }
+    } direct_off;
 
     const runtime::engine::RunResult result = engine.run();
+    g_direct.store(nullptr);
+    engine.set_user_runner(nullptr);
+    direct.reset();
     mapper.unmap_all();
     user_mapper.unmap_all();
     switch (result) {

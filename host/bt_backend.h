@@ -17,6 +17,7 @@ struct BtOptions {
   bool adaptive = true;      // retranslate stores that keep trapping on traced pages (IDENT -> SIMULATE)
   TcTrace* trace = nullptr;  // receives every new CCF when set; outlives the backend
   bool count_executions = false;  // EngineConfig::count_executions
+  bool direct = false;  // guest CPL 3 code runs directly in the stub (direct_user_runner.h), not from the TC
 };
 
 // `windows` must be the process's guest windows, reserved first thing in main.

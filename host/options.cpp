@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "host/direct_user_runner.h"
 #include "host/kvm_backend.h"
 
 namespace btvmm::host {
@@ -115,9 +116,11 @@ std::vector<std::string> rewrite_qemu_aliases(const std::vector<std::string>& ar
 // ask this rather than guess from /dev/kvm: kvm_probe.h).
 namespace {
 std::string accelerators_help() {
-  std::string kvm = kvm_unavailable_reason();
-  return fmt::format("Accelerators:\nbt   binary translation (available)\nkvm  Linux KVM ({})\n",
-                     kvm.empty() ? "available" : "not available: " + kvm);
+  std::string kvm = kvm_unavailable_reason(), direct = direct_execution_unavailable_reason();
+  return fmt::format(
+      "Accelerators:\nbt   binary translation (available)\nkvm  Linux KVM ({})\n"
+      "bt,direct=on  binary translation of kernel code, guest user code run directly ({})\n",
+      kvm.empty() ? "available" : "not available: " + kvm, direct.empty() ? "available" : "not available: " + direct);
 }
 }  // namespace
 
@@ -138,7 +141,7 @@ Command parse_command_line(int argc, const char* const* argv) {
   run_cmd->add_option("--initrd", initrd_list, "Initrd (Linux) or comma-separated modules (multiboot)");
   run_cmd->add_option("--append", run.append, "Kernel command line (overrides the image's)");
   run_cmd->add_option("-m,--memory", memory, "Guest RAM in MiB (or with M/G suffix)")->capture_default_str();
-  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm; bt,adaptive=off turns off adaptive retranslation; help lists them and whether each runs here")->capture_default_str();
+  run_cmd->add_option("--accel", accel, "CPU backend: bt (binary translation) or kvm; bt,adaptive=off turns off adaptive retranslation, bt,direct=on runs guest user code directly; help lists them and whether each runs here")->capture_default_str();
   run_cmd->add_flag("--stats", run.stats, "Print every counter at exit (traps, exits, translations)");
   run_cmd->add_option("--metrics", run.metrics_file, "Write the counters as JSON to this file at exit");
   run_cmd->add_flag("--no-reboot", run.no_reboot, "Exit instead of rebooting on guest reset or triple fault");
@@ -187,7 +190,8 @@ Command parse_command_line(int argc, const char* const* argv) {
     for (size_t i = 1; i < accel_parts.size(); ++i) {
       const std::string& prop = accel_parts[i];
       if (run.accel == Accel::kBt && (prop == "adaptive=on" || prop == "adaptive=off")) run.adaptive = prop == "adaptive=on";
-      else fail(ExitCode::kUsage, "--accel {}: unknown property '{}' (bt takes adaptive=on|off)", accel, prop);
+      else if (run.accel == Accel::kBt && (prop == "direct=on" || prop == "direct=off")) run.direct = prop == "direct=on";
+      else fail(ExitCode::kUsage, "--accel {}: unknown property '{}' (bt takes adaptive=on|off, direct=on|off)", accel, prop);
     }
     run.initrds = split_commas(initrd_list);
     run.append_given = run_cmd->count("--append") > 0;

@@ -40,6 +40,7 @@ struct RunOptions {
   bool log_tc = false;       // retranslations, invalidations, stale marking and re-checks, TC flushes
   bool nochain = false;      // no direct-branch chaining
   bool adaptive = true;      // --accel bt,adaptive=off: trapping stores are never retranslated
+  bool direct = false;       // --accel bt,direct=on: guest user code runs directly, not from the TC
   bool perf_map = false;     // --perf-map: /tmp/perf-PID.map names each CCF by guest EIP
   std::string log_file;      // empty: stderr
 };

@@ -19,6 +19,7 @@
 #include "core/stats.h"
 #include "devices/virtio_blk.h"
 #include "host/bt_backend.h"
+#include "host/direct_user_runner.h"
 #include "host/disk_image.h"
 #include "host/file_io.h"
 #include "host/guest_symbols.h"
@@ -119,7 +120,11 @@ bool collects_exec_profile(const RunOptions& o) { return o.accel == Accel::kBt &
 std::unique_ptr<CpuBackend> make_backend(const RunOptions& o, mmu::GuestWindows* window, TcTrace* trace) {
   if (o.accel == Accel::kBt) {
     if (!window) fail(ExitCode::kInternal, "--accel bt: no guest window was reserved");
-    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace, collects_exec_profile(o)});
+    if (o.direct) {
+      const std::string why = direct_execution_unavailable_reason();
+      if (!why.empty()) fail(ExitCode::kAccelUnavailable, "--accel bt,direct=on is not available on this host ({})", why);
+    }
+    return make_bt_backend(*window, BtOptions{!o.nochain, o.adaptive, trace, collects_exec_profile(o), o.direct});
   }
   if (o.log_in_asm || o.log_out_asm || o.log_tc || o.nochain || o.perf_map)
     fail(ExitCode::kUsage, "-d in_asm/out_asm/tc/nochain, --trace-tc and --perf-map describe the binary translator: use --accel bt");

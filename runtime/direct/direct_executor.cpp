@@ -17,6 +17,7 @@ namespace btvmm::direct {
 namespace {
 
 stats::Counter c_entries{"direct.entries", "entries into directly executed guest user code"};
+stats::Counter c_segment_repairs{"direct.segment_repairs", "segment registers found holding a host GDT selector the guest loaded itself, repaired to the guest descriptor"};
 stats::Counter c_exits_syscall{"direct.exits_syscall", "direct-execution exits by a system-call instruction (SIGSYS)"};
 stats::Counter c_exits_pf{"direct.exits_pf", "direct-execution exits by a host page fault"};
 stats::Counter c_exits_gp{"direct.exits_gp", "direct-execution exits by #GP (privileged instruction, int n, segment)"};
@@ -87,9 +88,10 @@ std::optional<runtime::SegmentCache> DirectExecutor::guest_descriptor(const runt
   return runtime::make_segment_cache(selector, d);
 }
 
-void DirectExecutor::reconcile_segments(runtime::VcpuState& vcpu, const std::array<uint16_t, runtime::kSegCount>& host,
+bool DirectExecutor::reconcile_segments(runtime::VcpuState& vcpu, const std::array<uint16_t, runtime::kSegCount>& host,
                                         const btvmm_stub_regs& regs) {
   const uint16_t now[runtime::kSegCount] = {regs.es, regs.cs, regs.ss, regs.ds, regs.fs, regs.gs};
+  bool host_gdt = false;
   for (unsigned r = 0; r < runtime::kSegCount; r++) {
     if (r == runtime::kCs || now[r] == host[r]) continue;
     // The guest loaded a segment register and the host accepted the selector. Null is null;
@@ -100,6 +102,9 @@ void DirectExecutor::reconcile_segments(runtime::VcpuState& vcpu, const std::arr
     if ((now[r] & 0xfffc) != 0 && (now[r] & 7) == 7) {
       const uint32_t slot = now[r] >> 3;
       guest_sel = slot >= kGuestLdtSlotBase ? uint16_t(((slot - kGuestLdtSlotBase) << 3) | 7) : uint16_t((slot << 3) | 3);
+    } else if ((now[r] & 0xfffc) != 0) {
+      host_gdt = true;
+      c_segment_repairs.inc();
     }
     if ((guest_sel & 0xfffc) == 0) {
       vcpu.seg[r] = runtime::null_segment_cache(guest_sel);
@@ -111,6 +116,7 @@ void DirectExecutor::reconcile_segments(runtime::VcpuState& vcpu, const std::arr
       vcpu.seg[r] = runtime::null_segment_cache(guest_sel);
     }
   }
+  return host_gdt;
 }
 
 uint32_t DirectExecutor::read_code(const runtime::VcpuState& vcpu, uint32_t eip, uint8_t* dst, uint32_t n) {
@@ -185,13 +191,18 @@ UserExit DirectExecutor::run_user(runtime::VcpuState& vcpu) {
   std::memcpy(vcpu.gpr, out.gpr, sizeof vcpu.gpr);
   vcpu.eip = x.eip;
   vcpu.eflags = (vcpu.eflags & ~owned) | (out.eflags & owned);
-  if (!x.escaped) reconcile_segments(vcpu, host, out);
+  if (!x.escaped) x.segment_repaired = reconcile_segments(vcpu, host, out);
   return x;
 }
 
 UserExit run_user_resolving(DirectExecutor& exec, runtime::VcpuState& vcpu, mmu::ShadowMmu& shadow) {
   for (;;) {
     UserExit x = exec.run_user(vcpu);
+    // Faults (not traps: their EIP is past the instruction) taken through a host GDT segment.
+    const bool fault = x.kind == UserExit::kPageFault ||
+                       (x.kind == UserExit::kException && (x.exception.vector == runtime::kGp || x.exception.vector == runtime::kPf ||
+                                                           x.exception.vector == runtime::kSsFault || x.exception.vector == runtime::kNp));
+    if (x.segment_repaired && fault) continue;
     if (x.kind != UserExit::kPageFault) return x;
     const mmu::FillResult f = shadow.fill(x.fault_addr, x.access);
     switch (f.status) {

@@ -59,7 +59,9 @@ class DirectExecutor {
 
  private:
   void mirror_segments(const runtime::VcpuState& vcpu, std::array<uint16_t, runtime::kSegCount>& host);
-  void reconcile_segments(runtime::VcpuState& vcpu, const std::array<uint16_t, runtime::kSegCount>& host,
+  // Returns whether a register held a selector of the host's own GDT (repaired to the guest's
+  // descriptor): the guest's accesses through it used the host's segment, not its own.
+  bool reconcile_segments(runtime::VcpuState& vcpu, const std::array<uint16_t, runtime::kSegCount>& host,
                           const btvmm_stub_regs& regs);
   uint32_t read_code(const runtime::VcpuState& vcpu, uint32_t eip, uint8_t* dst, uint32_t n);
   std::optional<runtime::SegmentCache> guest_descriptor(const runtime::VcpuState& vcpu, uint16_t selector);

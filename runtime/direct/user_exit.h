@@ -40,6 +40,11 @@ struct UserExit {
   // The guest left compat mode (far transfer to a host selector): its state has no IA-32 meaning;
   // it is turned into #GP(0) and counted.
   bool escaped = false;
+  // A segment register held a guest GDT selector that the host resolved in its own GDT (user
+  // code loaded it without the monitor: glibc's `mov %ax,%gs` of Linux's TLS selector 0x33, the
+  // host's 64-bit code segment). It is repaired now; a fault through it is the host segment's
+  // doing, so run_user_resolving runs the instruction again instead of reporting the fault.
+  bool segment_repaired = false;
 };
 
 }  // namespace btvmm::direct

@@ -467,6 +467,18 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
   events_.stale(what, addr, vcpu_);
 }
 
+bool Engine::run_user_directly() {
+  const UserRunResult u = user_runner_->run(vcpu_);
+  switch (u.kind) {
+    case UserRunResult::kException: return deliver(StepResult::fault(u.exception));
+    case UserRunResult::kSoftwareInterrupt:
+      return deliver(deliver_interrupt(vcpu_, env_, u.vector, true, u.return_eip));
+    case UserRunResult::kInterrupt: return true;
+    case UserRunResult::kMonitor: return deliver(run_in_monitor());
+  }
+  return true;
+}
+
 RunResult Engine::run() {
   set_active_engine(this);
   set_user_window_base(user_.base);
@@ -499,6 +511,14 @@ RunResult Engine::run() {
     }
     if (vcpu_.halted) {
       host_.wait_for_interrupt();
+      continue;
+    }
+    // Direct execution of user code. The TC keeps what the stub cannot run faithfully: virtual-8086
+    // mode; the one instruction after an sti/mov ss shadow, whose interrupt inhibition the stub
+    // cannot hold; and a guest IOPL above 0, under which cli/sti/in/out/popf act on the virtual IF
+    // and ports, where the host (IOPL 0) would fault or ignore them.
+    if (user_runner_ && vcpu_.cpl == 3 && !(vcpu_.eflags & (kFlagVm | kFlagIopl)) && !vcpu_.interrupt_shadow) {
+      if (!run_user_directly()) return RunResult::kTripleFault;
       continue;
     }
     if (vcpu_.seg[kCs].base != lookup_cs_base_) {

@@ -26,6 +26,7 @@
 #include "runtime/engine/exit_decode_cache.h"
 #include "runtime/engine/tc_events.h"
 #include "runtime/engine/trampolines.h"
+#include "runtime/engine/user_runner.h"
 #include "runtime/vcpu_state.h"
 #include "translator/ccf.h"
 #include "translator/emit_context.h"
@@ -95,6 +96,9 @@ class Engine {
   void set_trace(CcfTraceFn fn) { trace_ = std::move(fn); }
   // Retranslations, invalidations, stale marking and re-checks, flushes (-d tc).
   void set_event_trace(TcEventFn fn) { events_.set(std::move(fn)); }
+  // Guest CPL 3 code runs under `runner` (direct execution) instead of the TC; its shadow must
+  // already hold the current paging state. Null goes back to translating user code.
+  void set_user_runner(UserRunner* runner) { user_runner_ = runner; }
   const std::string& last_error() const { return last_error_; }
 
   translator::CcfCache& cache() { return cache_; }
@@ -141,10 +145,13 @@ class Engine {
   void for_each_shadow(F f) {
     f(supervisor_.shadow);
     f(user_.shadow);
+    if (user_runner_) f(user_runner_->shadow());
   }
   // Fetches guest code for TU formation (through the guest's paging, at the current CPL).
   bool fetch(uint32_t la, std::span<uint8_t> out);
   StepResult run_in_monitor();
+  // One run of guest user code under user_runner_ and what its exit asks; false on shutdown.
+  bool run_user_directly();
   // Executes `insn` (classified `kind`), the instruction at vcpu.eip that translated code left for.
   StepResult execute_exit(const translator::DecodedInstruction& insn, translator::Kind kind);
   // Keeps the decoded instructions of `c` that can exit to the monitor (exit_decode_cache.h).
@@ -168,6 +175,7 @@ class Engine {
   mmu::GuestMemory& mem_;
   WindowShadow supervisor_;
   WindowShadow user_;
+  UserRunner* user_runner_ = nullptr;
   EngineConfig config_;
   translator::TcMemory tc_;
   Trampolines trampolines_;

@@ -2,11 +2,25 @@
 # boot the test guest under it. Sourced, never executed; prints reasons on stderr, never exits.
 #
 # Backends: qemu (qemu-system-i386 -accel tcg), kvm (btvmm --accel kvm, needs a KVM that runs
-# 32-bit paged guests),
-# bt (btvmm --accel bt, runs everywhere).
+# 32-bit paged guests), bt (btvmm --accel bt, runs everywhere), btdirect (btvmm --accel bt,direct=on: guest user code
+# runs directly, needs a host with IA-32 emulation).
 
 GUEST_MEMORY_MIB=128
 GUEST_TIMEOUT_S=${GUEST_TIMEOUT_S:-120}
+
+# accel_available BTVMM ACCEL -> 0 if `BTVMM run --accel help` says ACCEL's line is "(available)";
+# btvmm decides with probes (a 32-bit paged guest for kvm: /dev/kvm alone is not enough under
+# kvm_pvm; compat-mode code for bt,direct=on), and gives the reason otherwise.
+accel_available() {
+  if [ ! -x "$1" ]; then
+    echo "skip: btvmm binary $1 not built" >&2
+    return 1
+  fi
+  _why=$("$1" run --accel help | awk -v a="$2" '$1 == a { sub(/^[^(]*\(/, ""); sub(/\)$/, ""); print }')
+  [ "$_why" = available ] && return 0
+  echo "skip: --accel $2: ${_why:-no answer from $1 run --accel help}" >&2
+  return 1
+}
 
 # backend_available BACKEND BTVMM -> 0 if it can run here
 backend_available() {
@@ -15,22 +29,11 @@ backend_available() {
       command -v qemu-system-i386 >/dev/null 2>&1 && return 0
       echo "skip: qemu-system-i386 not found" >&2
       return 1 ;;
-    kvm)
-      if [ ! -x "$2" ]; then
-        echo "skip: btvmm binary $2 not built" >&2
-        return 1
-      fi
-      # btvmm probes KVM with a 32-bit paged guest: /dev/kvm alone is not enough (kvm_pvm).
-      _why=$("$2" run --accel help | sed -n 's/^kvm  Linux KVM (\(.*\))$/\1/p')
-      [ "$_why" = available ] && return 0
-      echo "skip: --accel kvm: ${_why:-no answer from $2 run --accel help}" >&2
-      return 1 ;;
-    bt)
-      [ -x "$2" ] && return 0
-      echo "skip: btvmm binary $2 not built" >&2
-      return 1 ;;
+    kvm) accel_available "$2" kvm ;;
+    bt) accel_available "$2" bt ;;
+    btdirect) accel_available "$2" bt,direct=on ;;
     *)
-      echo "unknown backend $1 (qemu, kvm or bt)" >&2
+      echo "unknown backend $1 (qemu, kvm, bt or btdirect)" >&2
       return 1 ;;
   esac
 }
@@ -44,8 +47,10 @@ backend_run() {
       timeout "$GUEST_TIMEOUT_S" qemu-system-i386 -accel tcg -M pc -m "$GUEST_MEMORY_MIB" -kernel "$_k" \
         -append "$_a" -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial stdio -display none \
         -no-reboot -nodefaults </dev/null >"$_o.raw" ;;
-    kvm|bt)
-      timeout "$GUEST_TIMEOUT_S" "$_v" run --accel "$_b" -m "$GUEST_MEMORY_MIB" --kernel "$_k" --append "$_a" \
+    kvm|bt|btdirect)
+      _accel=$_b
+      [ "$_b" = btdirect ] && _accel=bt,direct=on
+      timeout "$GUEST_TIMEOUT_S" "$_v" run --accel "$_accel" -m "$GUEST_MEMORY_MIB" --kernel "$_k" --append "$_a" \
         --no-reboot </dev/null >"$_o.raw" ;;
   esac
   _s=$?

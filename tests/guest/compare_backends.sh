@@ -14,7 +14,7 @@ trap 'rm -rf "$dir"' EXIT
 
 drop='^bench:'
 case " $a $b " in *" qemu "*) drop="$drop|^qemu-gap:" ;; esac
-case " $a $b " in *" bt "*) drop="$drop|^umip:" ;; esac
+case " $a $b " in *" bt "*|*" btdirect "*) drop="$drop|^umip:" ;; esac
 
 for side in "$a" "$b"; do
   backend_run "$side" "$kernel" "$append" "$btvmm" "$dir/$side.out"

@@ -39,6 +39,16 @@ TEST_CASE("accel_bt_adaptive_property_switches_adaptive_retranslation") {
   CHECK(qemu_style.adaptive);
 }
 
+TEST_CASE("accel_bt_direct_property_runs_guest_user_code_directly_and_is_off_by_default") {
+  CHECK_FALSE(std::get<RunOptions>(parse({"run", "--kernel", "k"})).direct);
+  const auto on = std::get<RunOptions>(parse({"run", "--kernel", "k", "--accel", "bt,direct=on,adaptive=off"}));
+  CHECK(on.direct);
+  CHECK_FALSE(on.adaptive);
+  CHECK_FALSE(std::get<RunOptions>(parse({"run", "--kernel", "k", "--accel", "bt,direct=off"})).direct);
+  CHECK(usage_code({"run", "--kernel", "k", "--accel", "kvm,direct=on"}) == ExitCode::kUsage);
+  CHECK(usage_code({"run", "--kernel", "k", "--accel", "bt,direct=yes"}) == ExitCode::kUsage);
+}
+
 TEST_CASE("accel_rejects_unknown_names_and_properties_as_usage_errors") {
   CHECK(usage_code({"run", "--kernel", "k", "--accel", "tcg"}) == ExitCode::kUsage);
   CHECK(usage_code({"run", "--kernel", "k", "--accel", "bt,adaptive=maybe"}) == ExitCode::kUsage);

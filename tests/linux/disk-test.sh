@@ -4,11 +4,11 @@
 # a guest reboot inside the same run, the file read back) and judges the console log and the
 # isa-debug-exit status. Works on a fresh copy of the image in a temporary directory, never on
 # the cached disk.img. Under QEMU TCG (the reference) or under btvmm with a given --accel.
-# Usage: disk-test.sh BTVMM BOOT_DIR qemu|bt|kvm [LOG]   (exit 77 = skipped, reason printed)
+# Usage: disk-test.sh BTVMM BOOT_DIR qemu|bt|btdirect|kvm [LOG]   (exit 77 = skipped, reason printed)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-usage="usage: disk-test.sh BTVMM BOOT_DIR qemu|bt|kvm [LOG]"
+usage="usage: disk-test.sh BTVMM BOOT_DIR qemu|bt|btdirect|kvm [LOG]"
 btvmm="${1:?$usage}"
 boot="${2:?$usage}"
 runner="${3:?$usage}"
@@ -24,10 +24,13 @@ elif [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
   echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
   exit 77
 fi
-if [ "$runner" = kvm ]; then
+if [ "$runner" = kvm ] || [ "$runner" = btdirect ]; then
   . "$here/../guest/backends.sh"
-  backend_available kvm "$btvmm" 2>&1 || exit 77
+  backend_available "$runner" "$btvmm" 2>&1 || exit 77
 fi
+# btdirect: the binary translator with guest user code run directly (--accel bt,direct=on).
+accel="$runner"
+[ "$runner" = btdirect ] && accel=bt,direct=on
 command -v mke2fs >/dev/null || export PATH="$PATH:/usr/sbin:/sbin"
 
 work="$(mktemp -d)"
@@ -46,7 +49,7 @@ if [ "$runner" = qemu ]; then
   qemu_disk_reference_args "$boot" "$cmdline" "$work/disk.img"
   cmd=("$qemu" "${qemu_args[@]}")
 else
-  cmd=("$btvmm" run "$work/disk.img" --accel "$runner" -m 256 --stats --timeout "$limit")
+  cmd=("$btvmm" run "$work/disk.img" --accel "$accel" -m 256 --stats --timeout "$limit")
 fi
 echo "+ ${cmd[*]}"
 start=$(date +%s%N)
