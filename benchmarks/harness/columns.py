@@ -207,6 +207,13 @@ def _metrics_path(ctx: Context, workload: str) -> str:
     return os.path.join(ctx.build_dir, "benchmarks", "metrics", f"{workload}.json")
 
 
+DIRECT_ACCEL = "bt,direct=on"
+
+
+def _direct_metrics_path(ctx: Context, workload: str) -> str:
+    return os.path.join(ctx.build_dir, "benchmarks", "metrics", f"{workload}-direct.json")
+
+
 # What a boot run asks the test guest for: boot, run the hello user program, power off
 # (tests/guest/kernel/kmain.c). It prints BOOT_VERDICT when everything passed.
 BOOT_APPEND = "test=hello"
@@ -249,6 +256,13 @@ COLUMNS = [
            guest=True, boot_command=lambda ctx: _qemu_command(ctx, BOOT_APPEND, "kvm")),
     Column("qemu-user", "reference: qemu-i386 user-mode TCG running the native 32-bit binary",
            _probe_qemu_user, lambda ctx, w: ["qemu-i386", ctx.native32(w), *ctx.workload_args()]),
+    # Last, so the suites' positional references to the columns above stay valid.
+    Column("btvmm-direct", "btvmm --accel bt,direct=on: the guest's user code runs directly on the CPU",
+           lambda ctx: _btvmm_reason(ctx, DIRECT_ACCEL),
+           lambda ctx, w: _btvmm_argv(ctx, DIRECT_ACCEL, ctx.guest_append(w)) + [
+               "--metrics", _direct_metrics_path(ctx, w)],
+           _direct_metrics_path, unavailable=btvmm_unavailable, guest=True,
+           boot_command=lambda ctx: _btvmm_argv(ctx, DIRECT_ACCEL, BOOT_APPEND)),
 ]
 
 COLUMN_NAMES = [c.name for c in COLUMNS]
