@@ -179,14 +179,12 @@ class BtBackend final : public CpuBackend {
       engine.set_user_runner(direct.get());
       g_direct.store(direct.get());
     }
+    // Before `direct` goes (declared after it): the timer handler must never kick a dead stub.
     struct DirectOff {
       ~DirectOff() { g_direct.store(nullptr); }
     } direct_off;
 
     const runtime::engine::RunResult result = engine.run();
-    g_direct.store(nullptr);
-    engine.set_user_runner(nullptr);
-    direct.reset();
     mapper.unmap_all();
     user_mapper.unmap_all();
     switch (result) {

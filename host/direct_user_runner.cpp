@@ -27,15 +27,12 @@ std::string direct_execution_unavailable_reason() {
 DirectUserRunner::DirectUserRunner(mmu::GuestMemory& mem, mmu::WriteTraces& traces, const mmu::GuestPagingState& paging)
     : exec_(mem),
       vmas_(mmu::shadow_vma_budget(mmu::read_host_map_count())),
-      shadow_(std::make_unique<mmu::ShadowMmu>(mem, exec_.mapper(), traces, paging, stub_shadow_config(vmas_))) {}
-
-// The shadow goes first: its destructor may still queue unmaps to the stub.
-DirectUserRunner::~DirectUserRunner() { shadow_.reset(); }
+      shadow_(mem, exec_.mapper(), traces, paging, stub_shadow_config(vmas_)) {}
 
 runtime::engine::UserRunResult DirectUserRunner::run(runtime::VcpuState& vcpu) {
   using R = runtime::engine::UserRunResult;
   c_direct_runs.inc();
-  const direct::UserExit x = direct::run_user_resolving(exec_, vcpu, *shadow_);
+  const direct::UserExit x = direct::run_user_resolving(exec_, vcpu, shadow_);
   R r;
   switch (x.kind) {
     case direct::UserExit::kException:

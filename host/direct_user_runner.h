@@ -4,7 +4,6 @@
 // that runs compat-mode code (IA-32 emulation on): direct_execution_unavailable_reason().
 #pragma once
 
-#include <memory>
 #include <string>
 
 #include "mmu/machine_memory.h"
@@ -22,17 +21,16 @@ std::string direct_execution_unavailable_reason();
 class DirectUserRunner final : public runtime::engine::UserRunner {
  public:
   DirectUserRunner(mmu::GuestMemory& mem, mmu::WriteTraces& traces, const mmu::GuestPagingState& paging);
-  ~DirectUserRunner() override;
 
   runtime::engine::UserRunResult run(runtime::VcpuState& vcpu) override;
-  mmu::ShadowMmu& shadow() override { return *shadow_; }
+  mmu::ShadowMmu& shadow() override { return shadow_; }
   // Ends a direct run soon (async-signal-safe: one kill(2)); the run returns kInterrupt.
   void kick() const { exec_.kick(); }
 
  private:
   direct::DirectExecutor exec_;
   mmu::VmaBudget vmas_;  // the stub is a process of its own: its own vm.max_map_count
-  std::unique_ptr<mmu::ShadowMmu> shadow_;
+  mmu::ShadowMmu shadow_;  // last: it goes first, while the stub can still take its unmaps
 };
 
 }  // namespace btvmm::host

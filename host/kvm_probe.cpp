@@ -36,9 +36,11 @@ constexpr uint8_t kProbeCode[] = {
     0xf4,                          // hlt
 };
 
+// An mmap that unmaps itself: the probe's RAM (anonymous) and its vCPU's kvm_run (the vCPU fd).
 class Mapping {
  public:
-  explicit Mapping(size_t n) : n_(n), p_(mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) {}
+  explicit Mapping(size_t n, int flags = MAP_PRIVATE | MAP_ANONYMOUS, int fd = -1)
+      : n_(n), p_(mmap(nullptr, n, PROT_READ | PROT_WRITE, flags, fd, 0)) {}
   ~Mapping() {
     if (p_ != MAP_FAILED) munmap(p_, n_);
   }
@@ -89,14 +91,9 @@ std::string kvm_probe_paged_32bit_guest(int kvm_fd) {
   if (vcpu.get() < 0) return errno_text("probe: KVM_CREATE_VCPU");
   int run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
   if (run_size <= 0) return errno_text("probe: KVM_GET_VCPU_MMAP_SIZE");
-  void* rp = mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
-  if (rp == MAP_FAILED) return errno_text("probe: mmap(kvm_run)");
-  auto* run = static_cast<kvm_run*>(rp);
-  struct Unmap {
-    void* p;
-    size_t n;
-    ~Unmap() { munmap(p, n); }
-  } unmap{rp, static_cast<size_t>(run_size)};
+  Mapping run_page(static_cast<size_t>(run_size), MAP_SHARED, vcpu.get());
+  if (!run_page.bytes()) return errno_text("probe: mmap(kvm_run)");
+  auto* run = reinterpret_cast<kvm_run*>(run_page.bytes());
 
   kvm_sregs sregs{};
   if (ioctl(vcpu.get(), KVM_GET_SREGS, &sregs) < 0) return errno_text("probe: KVM_GET_SREGS");

@@ -116,11 +116,11 @@ std::vector<std::string> rewrite_qemu_aliases(const std::vector<std::string>& ar
 // ask this rather than guess from /dev/kvm: kvm_probe.h).
 namespace {
 std::string accelerators_help() {
-  std::string kvm = kvm_unavailable_reason(), direct = direct_execution_unavailable_reason();
+  const auto status = [](const std::string& why) { return why.empty() ? "available" : "not available: " + why; };
   return fmt::format(
       "Accelerators:\nbt   binary translation (available)\nkvm  Linux KVM ({})\n"
       "bt,direct=on  binary translation of kernel code, guest user code run directly ({})\n",
-      kvm.empty() ? "available" : "not available: " + kvm, direct.empty() ? "available" : "not available: " + direct);
+      status(kvm_unavailable_reason()), status(direct_execution_unavailable_reason()));
 }
 }  // namespace
 

@@ -183,6 +183,8 @@ void ExecProfile::fold() {
   runs_ = 0;
 }
 
+uint64_t executed_instructions(uint8_t cpl) { return c_total[cpl == 3 ? 1 : 0].value(); }
+
 void publish_derived_exec_counters() {
   uint64_t entries = 0, hits = 0;
   for (const stats::Snapshot& s : stats::snapshot()) {

@@ -111,6 +111,9 @@ class ExecProfile {
   std::unique_ptr<Exits> exits_;
 };
 
+// Guest instructions executed from the TC at `cpl` (CPL 0-2 count together): exec.cpl0/cpl3.instructions.
+uint64_t executed_instructions(uint8_t cpl);
+
 // Sets the counters derived from others: exec.transfers_chained (CCF runs that were neither
 // entered by the dispatcher, tc.entries, nor found by the inline lookup, tc.indirect_hits). Call
 // once the CCFs are folded, before printing statistics.

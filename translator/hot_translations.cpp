@@ -6,22 +6,22 @@
 
 #include <fmt/format.h>
 
+#include "translator/ccf.h"
+#include "translator/exec_profile.h"
+
 namespace btvmm::translator {
 
 namespace {
 
 struct Table {
   std::mutex lock;  // folds happen where CCFs die: the vCPU thread, and engine teardown
-  std::unordered_map<uint64_t, HotTranslation> by_tu;
-  uint64_t total[2] = {};  // instructions per mode (CPL 0-2, CPL 3)
+  std::unordered_map<uint64_t, HotTranslation> by_tu;  // by CcfKey::packed()
 };
 
 Table& table() {
   static Table t;
   return t;
 }
-
-unsigned mode_of(uint8_t cpl) { return cpl == 3 ? 1 : 0; }
 
 }  // namespace
 
@@ -30,14 +30,13 @@ void note_executed(uint32_t eip, uint8_t cpl, uint64_t runs, uint64_t instructio
   if (runs == 0 && instructions == 0) return;
   Table& t = table();
   std::lock_guard<std::mutex> g(t.lock);
-  HotTranslation& h = t.by_tu[uint64_t(eip) | uint64_t(cpl) << 32];
+  HotTranslation& h = t.by_tu[CcfKey{eip, cpl}.packed()];
   h.eip = eip;
   h.cpl = cpl;
   h.runs += runs;
   h.instructions += instructions;
   h.ident += ident;
   h.tu_instructions = tu_instructions;
-  t.total[mode_of(cpl)] += instructions;
 }
 
 std::vector<HotTranslation> hottest_translations(size_t n) {
@@ -61,18 +60,11 @@ std::vector<HotTranslation> hottest_translations(size_t n) {
 std::string format_hottest_translations(size_t n, const GuestCodeNamer& name) {
   const std::vector<HotTranslation> hot = hottest_translations(n);
   if (hot.empty()) return {};
-  uint64_t total[2];
-  {
-    Table& t = table();
-    std::lock_guard<std::mutex> g(t.lock);
-    total[0] = t.total[0];
-    total[1] = t.total[1];
-  }
   std::string out = fmt::format("hottest translations (guest instructions executed from the TC, by TU start):\n");
   out += fmt::format("  {:>10}  {:>3}  {:>14}  {:>6}  {:>12}  {:>6}  {:>3}{}\n", "guest EIP", "cpl", "instructions",
                      "of cpl", "runs", "ident", "tu", name ? "  code" : "");
   for (const HotTranslation& h : hot) {
-    const uint64_t all = total[mode_of(h.cpl)];
+    const uint64_t all = executed_instructions(h.cpl);
     const std::string code = name ? name(h.eip, h.cpl) : std::string();
     out += fmt::format("  {:#010x}  {:>3}  {:>14}  {:>5.1f}%  {:>12}  {:>5.1f}%  {:>3}{}{}\n", h.eip, h.cpl, h.instructions,
                        all ? 100.0 * double(h.instructions) / double(all) : 0.0, h.runs,
@@ -86,7 +78,6 @@ void reset_hot_translations() {
   Table& t = table();
   std::lock_guard<std::mutex> g(t.lock);
   t.by_tu.clear();
-  t.total[0] = t.total[1] = 0;
 }
 
 }  // namespace btvmm::translator

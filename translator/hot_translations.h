@@ -35,7 +35,7 @@ std::vector<HotTranslation> hottest_translations(size_t n);
 using GuestCodeNamer = std::function<std::string(uint32_t eip, uint8_t cpl)>;
 std::string format_hottest_translations(size_t n, const GuestCodeNamer& name = {});
 
-// Forgets everything (tests).
+// Forgets the table (tests); the shares divide by exec.cpl0/cpl3.instructions, reset with the stats.
 void reset_hot_translations();
 
 }  // namespace btvmm::translator

@@ -225,9 +225,10 @@ def _btvmm_argv(ctx: Context, accel: str, append: str) -> List[str]:
             "--no-reboot", "--timeout", str(int(ctx.timeout_s)), "--append", append]
 
 
-def _btvmm_command(ctx: Context, workload: str, accel: str) -> List[str]:
+def _btvmm_command(ctx: Context, workload: str, accel: str,
+                   metrics: Callable[[Context, str], str] = _metrics_path) -> List[str]:
     return _btvmm_argv(ctx, accel, ctx.guest_append(workload)) + [
-        "--metrics", _metrics_path(ctx, workload)]
+        "--metrics", metrics(ctx, workload)]
 
 
 def _qemu_command(ctx: Context, append: str, accel: str) -> List[str]:
@@ -259,8 +260,7 @@ COLUMNS = [
     # Last, so the suites' positional references to the columns above stay valid.
     Column("btvmm-direct", "btvmm --accel bt,direct=on: the guest's user code runs directly on the CPU",
            lambda ctx: _btvmm_reason(ctx, DIRECT_ACCEL),
-           lambda ctx, w: _btvmm_argv(ctx, DIRECT_ACCEL, ctx.guest_append(w)) + [
-               "--metrics", _direct_metrics_path(ctx, w)],
+           lambda ctx, w: _btvmm_command(ctx, w, DIRECT_ACCEL, _direct_metrics_path),
            _direct_metrics_path, unavailable=btvmm_unavailable, guest=True,
            boot_command=lambda ctx: _btvmm_argv(ctx, DIRECT_ACCEL, BOOT_APPEND)),
 ]

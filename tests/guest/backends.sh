@@ -31,10 +31,18 @@ backend_available() {
       return 1 ;;
     kvm) accel_available "$2" kvm ;;
     bt) accel_available "$2" bt ;;
-    btdirect) accel_available "$2" bt,direct=on ;;
+    btdirect) accel_available "$2" "$(backend_accel btdirect)" ;;
     *)
       echo "unknown backend $1 (qemu, kvm, bt or btdirect)" >&2
       return 1 ;;
+  esac
+}
+
+# backend_accel BACKEND -> btvmm's --accel value for a btvmm backend (kvm, bt, btdirect)
+backend_accel() {
+  case "$1" in
+    btdirect) echo bt,direct=on ;;
+    *) echo "$1" ;;
   esac
 }
 
@@ -48,9 +56,7 @@ backend_run() {
         -append "$_a" -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial stdio -display none \
         -no-reboot -nodefaults </dev/null >"$_o.raw" ;;
     kvm|bt|btdirect)
-      _accel=$_b
-      [ "$_b" = btdirect ] && _accel=bt,direct=on
-      timeout "$GUEST_TIMEOUT_S" "$_v" run --accel "$_accel" -m "$GUEST_MEMORY_MIB" --kernel "$_k" --append "$_a" \
+      timeout "$GUEST_TIMEOUT_S" "$_v" run --accel "$(backend_accel "$_b")" -m "$GUEST_MEMORY_MIB" --kernel "$_k" --append "$_a" \
         --no-reboot </dev/null >"$_o.raw" ;;
   esac
   _s=$?

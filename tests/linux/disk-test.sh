@@ -24,13 +24,11 @@ elif [ ! -e "$boot/vmlinuz" ] || [ ! -e "$boot/initramfs.cpio.gz" ]; then
   echo "SKIP: no boot set in $boot (the linux_boot_set_prepared fixture was skipped or failed)"
   exit 77
 fi
+. "$here/../guest/backends.sh"
 if [ "$runner" = kvm ] || [ "$runner" = btdirect ]; then
-  . "$here/../guest/backends.sh"
   backend_available "$runner" "$btvmm" 2>&1 || exit 77
 fi
-# btdirect: the binary translator with guest user code run directly (--accel bt,direct=on).
-accel="$runner"
-[ "$runner" = btdirect ] && accel=bt,direct=on
+accel="$(backend_accel "$runner")"  # btdirect: --accel bt,direct=on
 command -v mke2fs >/dev/null || export PATH="$PATH:/usr/sbin:/sbin"
 
 work="$(mktemp -d)"
