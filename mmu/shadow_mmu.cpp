@@ -22,7 +22,9 @@ stats::Counter c_prefetched{"shadow.prefetched", "neighbour pages mapped ahead o
 stats::Counter c_protects{"shadow.protects", "host protection changes (write enable on first write, trace)"};
 stats::Counter c_unmaps{"shadow.unmaps", "host unmap calls outside whole flushes"};
 stats::Counter c_flush_cr3{"shadow.flushes_cr3", "guest CR3 loads (to another directory: non-global mappings dropped but for kept regions)"};
-stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE/PGE changes"};
+stats::Counter c_flush_mode{"shadow.flushes_mode", "whole-shadow flushes on CR0.PG/PE/WP or CR4.PSE changes"};
+stats::Counter c_global_flushes{"shadow.global_flushes",
+                                "CR4.PGE toggles (global TLB flushes): written entries' drops settled, traced mappings kept"};
 stats::Counter c_flush_vmas{"shadow.flushes_vma_limit", "whole-shadow flushes to stay under the VMA bound (the shadow's own, or the budget its process's shadows share)"};
 stats::Counter c_kept{"shadow.kept_cr3", "mappings kept across guest CR3 loads to another directory: global, or in a kept region"};
 stats::Counter c_kept_regions{"shadow.kept_regions", "4 MiB regions whose non-global mappings a CR3 load to another directory kept: the new directory's entry for them is the same (a kernel half shared without PGE)"};
@@ -162,7 +164,18 @@ void ShadowMmu::set_cr0(uint32_t cr0) {
 void ShadowMmu::set_cr4(uint32_t cr4) {
   const uint32_t changed = (cr4 ^ state_.cr4) & kCr4Bits;
   state_.cr4 = cr4;
+  if (changed == kCr4Pge) return global_flush();
   if (changed) mode_changed();
+}
+
+void ShadowMmu::global_flush() {
+  c_global_flushes.inc();
+  drop_pending();
+  std::vector<uint32_t> victims;
+  for (uint32_t lpn : pages_.linear_pages())
+    if (!derived_from_traced_entries(*pages_.find(lpn))) victims.push_back(lpn);
+  drop(std::move(victims));
+  if (!(state_.cr4 & kCr4Pge)) pages_.clear_global();
 }
 
 void ShadowMmu::mode_changed() {

@@ -87,8 +87,13 @@ class ShadowMmu final : private TraceListener {
   // entries between address spaces: a 4 MiB region whose entry is the same in the new directory
   // keeps its mappings, and a trace on that entry drops them if it is written (same_entry, watch).
   void load_cr3(uint32_t cr3);
-  // Changes of CR0.PG/PE/WP or CR4.PSE/PGE change what every mapping means: drop them all.
+  // Changes of CR0.PG/PE/WP or CR4.PSE change what every mapping means: drop them all.
   void set_cr0(uint32_t cr0);
+  // CR4.PSE as above. CR4.PGE alone changes no translation: toggling it flushes the whole TLB,
+  // global entries too (SDM vol. 3A 4.10.4.1), which is how a kernel without INVPCID flushes its
+  // global mappings (Linux's __native_flush_tlb_global). The shadow then does what a CR3 reload of
+  // the same directory does: settles the drops of written entries and keeps every mapping a trace
+  // covers, which is exactly what a walk gives now; with PGE clear none of them is global any more.
   void set_cr4(uint32_t cr4);
   // INVLPG: settles the drops of written entries (defer_entry_write_drops). Every mapping left is
   // then what a walk of the tables gives now, as after a CR3 reload of the same directory, so the
@@ -141,6 +146,7 @@ class ShadowMmu final : private TraceListener {
   void drop_pending();
   void publish_vmas() const;
   void mode_changed();
+  void global_flush();  // CR4.PGE toggled (set_cr4)
   FillResult fill_at(LinearAddr la, AccessKind kind, bool ahead);
   void page_traced(Ppn page) override { write_protect(page); }
   void page_table_written(Ppn page, uint32_t offset, uint32_t end) override;

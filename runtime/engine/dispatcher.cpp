@@ -35,6 +35,7 @@ stats::Counter c_simulated_stores{"tc.simulated_stores", "writes performed by SI
 stats::Counter c_unsimulated{"tc.unsimulated", "SIMULATE instructions the monitor cannot perform, returned to IDENT for good"};
 stats::Counter c_revalidated{"tc.revalidated", "stale CCFs reused after a re-check found the same guest-physical code"};
 stats::Counter c_cr3_rechecks{"tc.cr3_rechecks", "CCFs with non-global code pages re-walked at a CR3 load"};
+stats::Counter c_cr4_rechecks{"tc.cr4_rechecks", "CCFs re-walked at a CR4.PGE toggle (a global TLB flush) instead of being cut from chains"};
 stats::Counter c_exit_decode_hits{"tc.exit_decode_hits", "monitor exits that found their instruction decoded at translation (no fetch, no decode)"};
 stats::Counter c_exit_decodes{"tc.exit_decodes", "monitor exits that fetched and decoded their instruction again"};
 stats::Counter c_device_services{"tc.device_services", "dispatcher passes that let the host service devices (attention, port I/O, MMIO, MSR, HLT)"};
@@ -433,6 +434,7 @@ void Engine::on_branch_exit() {
 }
 
 void Engine::paging_changed(PagingEvent what, uint32_t addr) {
+  const uint32_t cr4_before = supervisor_.shadow.paging().cr4;
   switch (what) {
     case PagingEvent::kCr0: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr0(vcpu_.cr0); }); break;
     case PagingEvent::kCr4: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr4(vcpu_.cr4); }); break;
@@ -459,8 +461,21 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
       });
       break;
     }
-    case PagingEvent::kCr0:
     case PagingEvent::kCr4:
+      if (!((cr4_before ^ vcpu_.cr4) & mmu::kCr4Pse)) {
+        // PGE alone: a global TLB flush (Linux flushes its global mappings by toggling PGE) that
+        // changes no translation. Re-walking each code page now keeps the CCFs whose code has not
+        // moved chained; staling them all would send every one back through the dispatcher.
+        WalkMemo memo;
+        cache_.for_each_valid([&](translator::Ccf& c) {
+          if (c.stale) return;
+          c_cr4_rechecks.inc();
+          if (!recheck(c, &memo)) make_stale(c);
+        });
+        break;
+      }
+      [[fallthrough]];
+    case PagingEvent::kCr0:
       cache_.for_each_valid([this](translator::Ccf& c) { make_stale(c); });
       break;
   }

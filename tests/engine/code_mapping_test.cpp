@@ -172,3 +172,55 @@ TEST_CASE("engine_global_code_page_remapped_runs_the_new_code_after_a_cr4_pge_to
   CHECK(m.vcpu.gpr[kEbp] == 1);
   CHECK(m.vcpu.gpr[kEbx] == 2);
 }
+
+// The toggle changes no translation: code whose page still maps the same stays chained (re-walked
+// at the toggle, not cut from chains to be re-checked one dispatcher pass at a time).
+TEST_CASE("engine_cr4_pge_toggle_keeps_unmoved_code_chained", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.vcpu.cr4 = mmu::kCr4Pge;
+  two_address_spaces(m, mmu::kPteGlobal);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 3);
+    a.mov(x86::ecx, x86::cr4);
+    a.and_(x86::ecx, ~mmu::kCr4Pge);
+    a.mov(x86::cr4, x86::ecx);
+    a.or_(x86::ecx, mmu::kCr4Pge);
+    a.mov(x86::cr4, x86::ecx);
+    call_loop(a, 3);
+    a.hlt();
+  });
+  // Setting up paging (PG on, PGE on) counted in both shadows already.
+  const uint64_t mode_flushes = stats::value_of("shadow.flushes_mode");
+  const uint64_t global_flushes = stats::value_of("shadow.global_flushes");
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbx] == 1);
+  CHECK(stats::value_of("tc.stale") == 0);
+  CHECK(stats::value_of("tc.cr4_rechecks") > 0);
+  CHECK(stats::value_of("shadow.flushes_mode") == mode_flushes);
+  CHECK(stats::value_of("shadow.global_flushes") == global_flushes + 4);  // two toggles, two shadows
+}
+
+// With PGE clear the G bit means nothing (SDM vol. 3A 4.10.2.4): code translated from a global page
+// must be re-checked at the next CR3 load like any other.
+TEST_CASE("engine_code_from_a_global_page_is_rechecked_at_cr3_loads_once_pge_is_cleared", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  m.vcpu.cr4 = mmu::kCr4Pge;
+  two_address_spaces(m, mmu::kPteGlobal);
+  m.write32(kPt2 + 4 * (kCallee >> 12), kCodeB | 3 | mmu::kPteGlobal);
+  m.code(kCode, [](x86::Assembler& a) {
+    call_loop(a, 3);
+    a.mov(x86::ebp, x86::ebx);
+    a.mov(x86::ecx, x86::cr4);
+    a.and_(x86::ecx, ~mmu::kCr4Pge);
+    a.mov(x86::cr4, x86::ecx);
+    a.mov(x86::ecx, kPd2);
+    a.mov(x86::cr3, x86::ecx);
+    call_loop(a, 3);
+    a.hlt();
+  });
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbp] == 1);
+  CHECK(m.vcpu.gpr[kEbx] == 2);
+}

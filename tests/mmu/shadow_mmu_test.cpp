@@ -810,3 +810,53 @@ TEST_CASE("prefill_maps_a_newly_present_page_setting_a_but_never_d") {
   CHECK(f.fake.page(0x0804a000)->prot == Prot::kRead);
   f.traces.remove(Ppn(0x302), TraceKind::kCode);
 }
+
+// Linux without INVPCID flushes its global mappings by toggling CR4.PGE (__native_flush_tlb_global)
+// after rewriting kernel entries: that is a TLB flush, not a new paging mode. What was rewritten
+// goes (its deferred drop is settled), everything else stays mapped, and with PGE clear nothing is
+// global any more: a CR3 load to another directory then drops what was global.
+TEST_CASE("cr4_pge_toggle_settles_written_entries_keeps_the_rest_and_ends_globality_while_clear") {
+  Fixture f;
+  f.pt.map4k(0xC0100000, 0x6000, kRw | kPteGlobal | kPteDirty);
+  f.pt.map4k(0xC0101000, 0x7000, kRw | kPteGlobal | kPteDirty);
+  ShadowConfig cfg = no_prefetch();
+  cfg.defer_entry_write_drops = true;
+  ShadowMmu s = f.make(kPg, kCr4Pge, cfg);
+  uint32_t v = 0;
+  for (uint32_t la : {0xC0100000u, 0xC0101000u})
+    REQUIRE(sim_access(s, f.fake, f.mem, la, false, v).status == FillStatus::kMapped);
+  f.pt.set_pte(0xC0101000, 0x8000 | kPtePresent | kRw | kPteGlobal | kPteDirty);
+  s.traces().report_physical_write(f.pt.pte_addr(0xC0101000), 4);
+  REQUIRE(f.fake.page(0xC0101000));  // deferred until the flush
+
+  s.set_cr4(0);  // PGE off: every TLB entry goes, global ones too
+  CHECK(f.fake.unmap_all_calls == 0);
+  REQUIRE(f.fake.page(0xC0100000));
+  CHECK_FALSE(f.fake.page(0xC0101000));
+  CHECK(counter("shadow.global_flushes") == 1);
+  CHECK(counter("shadow.flushes_mode") == 0);
+  REQUIRE(sim_access(s, f.fake, f.mem, 0xC0101000, false, v).status == FillStatus::kMapped);
+  CHECK(f.fake.page(0xC0101000)->mpn.value == 8);
+
+  SECTION("PGE set again: the mappings stay, still counted as not global (dropping more is allowed)") {
+    s.set_cr4(kCr4Pge);
+    CHECK(s.mapped_pages() == 2);
+    s.load_cr3(f.other.cr3());
+    CHECK(s.mapped_pages() == 0);
+  }
+  SECTION("PGE still clear: a CR3 load to another directory keeps nothing that was global") {
+    s.load_cr3(f.other.cr3());
+    CHECK(s.mapped_pages() == 0);
+  }
+}
+
+TEST_CASE("cr4_pse_change_still_drops_every_mapping") {
+  Fixture f;
+  f.pt.map4k(0x1000, 0x5000, kRw);
+  ShadowMmu s = f.make(kPg, kCr4Pge, no_prefetch());
+  uint32_t v = 0;
+  REQUIRE(sim_access(s, f.fake, f.mem, 0x1000, false, v).status == FillStatus::kMapped);
+  s.set_cr4(kCr4Pge | kCr4Pse);
+  CHECK(s.mapped_pages() == 0);
+  CHECK(counter("shadow.flushes_mode") == 1);
+}
