@@ -1,6 +1,7 @@
 // CCF bookkeeping (see ccf.h): lookups, chaining patches and invalidation.
 #include "translator/ccf.h"
 
+#include <utility>
 #include <algorithm>
 #include <cstring>
 
@@ -12,6 +13,7 @@ namespace {
 stats::Counter c_chained{"tc.chained", "direct-branch exits patched to jump straight to their target CCF"};
 stats::Counter c_invalidations{"tc.invalidations", "CCFs invalidated by writes to their guest code"};
 stats::Counter c_stale{"tc.stale", "CCFs cut from chains and the inline lookup because a CR3 load, INVLPG or paging-mode change may have moved their code"};
+stats::Counter c_relinked{"tc.relinked", "chains into a stale CCF linked again when a re-check kept it"};
 }  // namespace
 
 const EmittedRange* Ccf::range_at(uint64_t host_addr) const {
@@ -91,9 +93,21 @@ bool CcfCache::mark_stale(Ccf& ccf) {
   ccf.stale = true;
   for (auto [from, index] : ccf.incoming)
     if (from->slots[index].linked == &ccf) patch_chain(*from, index, nullptr);
+  ccf.dormant = std::move(ccf.incoming);
   ccf.incoming.clear();
   c_stale.inc();
   return true;
+}
+
+void CcfCache::revalidate(Ccf& ccf) {
+  ccf.stale = false;
+  // Each jump aims at this CCF's guest EIP and has the same CPL (chain() linked it so), which is
+  // all a branch exit would check before linking it; chain() skips the ones invalid or relinked.
+  for (auto [from, index] : std::exchange(ccf.dormant, {})) {
+    const uint64_t before = c_chained.value();
+    chain(*from, index, ccf);
+    if (c_chained.value() != before) c_relinked.inc();
+  }
 }
 
 Ccf* CcfCache::by_host(uint64_t host_addr) const {
@@ -118,6 +132,7 @@ void CcfCache::invalidate(Ccf& ccf) {
   for (auto [from, index] : ccf.incoming)
     if (from->slots[index].linked == &ccf) patch_chain(*from, index, nullptr);
   ccf.incoming.clear();
+  ccf.dormant.clear();
   auto it = by_key_.find(ccf.key.packed());
   if (it != by_key_.end() && it->second == &ccf) by_key_.erase(it);
   c_invalidations.inc();

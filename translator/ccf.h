@@ -62,6 +62,8 @@ struct Ccf {
   std::vector<ChainSlot> slots;
   // Slots of other CCFs that jump here, to unchain when this one is invalidated.
   std::vector<std::pair<Ccf*, unsigned>> incoming;
+  // The chains cut when it went stale: linked again if a re-check keeps it (CcfCache::revalidate).
+  std::vector<std::pair<Ccf*, unsigned>> dormant;
   bool valid = true;
   // Linear pages of its first and last byte (one entry when they share a page).
   CodeMapping mappings[2];
@@ -109,6 +111,10 @@ class CcfCache {
   // Unchains every jump into `ccf` and marks it stale (its code mapping must be re-checked before
   // it is entered again). False when it was already stale or invalid. Counts "tc.stale".
   bool mark_stale(Ccf& ccf);
+  // A stale CCF whose re-check found its code where it was: fresh again, and the chains cut when
+  // it went stale are linked again (counts "tc.relinked"), as each of those jumps would be at its
+  // next exit, one dispatcher pass each (a CR3 load stales a process's code in the next one).
+  void revalidate(Ccf& ccf);
   // Records where ccf.mappings say its code lies (call after filling them in, and again after a
   // re-check changed them), for the queries below.
   void index_mappings(Ccf& ccf);

@@ -267,7 +267,7 @@ translator::Ccf* Engine::find_or_translate(uint32_t eip) {
     const bool kept = recheck(*c);
     events_.revalidation(*c, kept);
     if (kept) {
-      c->stale = false;
+      cache_.revalidate(*c);
       lookup(c->key.cpl).insert(eip, c->entry());
       c_revalidated.inc();
       return c;

@@ -224,3 +224,37 @@ TEST_CASE("engine_code_from_a_global_page_is_rechecked_at_cr3_loads_once_pge_is_
   CHECK(m.vcpu.gpr[kEbp] == 1);
   CHECK(m.vcpu.gpr[kEbx] == 2);
 }
+
+// Code staled by a CR3 load to a space that maps it differently, entered again after the load back:
+// the re-check keeps it, and the jumps into it that the staling cut are linked again at once
+// (tc.relinked) instead of each leaving the TC at its next run to be relinked there.
+TEST_CASE("engine_code_kept_by_a_recheck_gets_the_chains_its_staling_cut_back", "[engine]") {
+  stats::reset_all();
+  Machine m;
+  two_address_spaces(m, 0);
+  m.write32(kPt2 + 4 * (kCallee >> 12), kCodeB | 3);
+  m.code(kCode, [](x86::Assembler& a) {
+    asmjit::Label again = a.newLabel(), calls = a.newLabel();
+    a.mov(x86::edx, 3);
+    a.bind(again);
+    a.mov(x86::edi, 2);
+    a.bind(calls);
+    a.call(asmjit::Imm(kCallee));  // a direct call: chained to the callee's CCF
+    a.add(x86::ebp, x86::eax);
+    a.dec(x86::edi);
+    a.jnz(calls);
+    // The other space maps other code at kCallee: the callee's CCF goes stale there.
+    a.mov(x86::ecx, kPd2);
+    a.mov(x86::cr3, x86::ecx);
+    a.mov(x86::ecx, kPd1);
+    a.mov(x86::cr3, x86::ecx);
+    a.dec(x86::edx);
+    a.jnz(again);
+    a.hlt();
+  });
+  m.vcpu.gpr[kEbp] = 0;
+  REQUIRE(m.run());
+  CHECK(m.vcpu.gpr[kEbp] == 3 * 2 * 1);  // every call ran kCodeA, the code pd1 maps
+  CHECK(stats::value_of("tc.revalidated") >= 2);
+  CHECK(stats::value_of("tc.relinked") >= 2);
+}
