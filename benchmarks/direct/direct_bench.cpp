@@ -1,11 +1,17 @@
 // Direct-execution benchmark (issue 4): a user-mode integer loop run directly in the stub
 // against the same machine code run natively, and the round-trip cost of each exit kind
-// (int 0x80, hidden page fault, guest #PF reflection, #GP from a privileged instruction,
-// timer/kick interrupt), in ns and as a multiple of a native getpid(). Prints a table.
+// (int 0x80, int 0x81, hidden page fault, guest #PF reflection, #GP from a privileged
+// instruction, timer/kick interrupt), in ns and as a multiple of a native getpid(). The host's
+// own int 0x80 is timed too: a guest int 0x80 pays that kernel entry before Syscall User
+// Dispatch sees it, so it is the native reference for that row. Prints a table.
 // --quick runs few iterations (the ctest smoke); it asserts no timing.
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -126,6 +132,29 @@ double native_loop_ns(uint32_t n, double& wall) {
   return ns;
 }
 
+// The host's int 0x80 from this 64-bit process, ia32 getpid (20): the same kernel entry
+// (do_int80_emulation, arch/x86/entry) as a guest int 0x80 in the stub, without the dispatch.
+long int80_getpid() {
+  long r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "r8", "r9", "r10", "r11", "memory");
+  return r;
+}
+
+// A kernel without IA-32 emulation has no int 0x80 gate (the instruction raises #GP): probed
+// in a child, so this process never takes the fault.
+bool host_has_int80_gate() {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    signal(SIGSEGV, [](int) { _exit(1); });
+    _exit(int80_getpid() == getpid() ? 0 : 1);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 bool expect(const UserExit& x, UserExit::Kind kind, const char* what) {
   if (x.kind == kind) return true;
   std::fprintf(stderr, "direct_bench: %s: unexpected exit kind %d (vector %d)\n", what, int(x.kind), int(x.exception.vector));
@@ -144,6 +173,9 @@ int main(int argc, char** argv) {
   bool ok = true;
 
   const double getpid_ns = time_ns(quick ? 10000 : 1000000, [] { syscall(SYS_getpid); });
+  const bool int80_gate = host_has_int80_gate();
+  const double native_int80 = int80_gate ? time_ns(quick ? 1000 : 100000, [] { int80_getpid(); }) : 0;
+  const double native_int80_min = g_last_min;
 
   // Integer loop: direct (one entry, one exit) against native.
   g.load(loop_code(loop_iters, {0xcd, 0x80}));
@@ -162,13 +194,28 @@ int main(int argc, char** argv) {
   double native_ns = 0;
   const double native_cpu = native_loop_ns(loop_iters, native_ns);
 
-  // int 0x80 round trip.
+  // int 0x80 round trip, with the stub entries and exits it took (one of each expected: SIGSYS
+  // where the host has the gate, #GP where it has none).
   g.load({0xcd, 0x80});
+  const uint64_t entries0 = stats::value_of("direct.entries"), sigsys0 = stats::value_of("direct.exits_syscall"),
+                 gp0 = stats::value_of("direct.exits_gp");
   const double int80 = time_ns(exits, [&] {
     g.vcpu.eip = kCode;
     ok &= expect(g.run(), UserExit::kSoftwareInterrupt, "int 0x80");
   });
   const double int80_min = g_last_min;
+  const auto per_trip = [&](const char* counter, uint64_t before) {
+    return double(stats::value_of(counter) - before) / double(exits);
+  };
+  const double int80_entries = per_trip("direct.entries", entries0), int80_sigsys = per_trip("direct.exits_syscall", sigsys0),
+               int80_gp = per_trip("direct.exits_gp", gp0);
+  // int 0x81: the same instruction through a host gate the guest may not use (#GP, SIGSEGV).
+  g.load({0xcd, 0x81});
+  const double int81 = time_ns(exits, [&] {
+    g.vcpu.eip = kCode;
+    ok &= expect(g.run(), UserExit::kSoftwareInterrupt, "int 0x81");
+  });
+  const double int81_min = g_last_min;
   // #GP from a privileged instruction (cli).
   g.load({0xfa});
   const double gp = time_ns(exits, [&] {
@@ -207,22 +254,32 @@ int main(int argc, char** argv) {
   std::printf("(exit costs: median of %llu round trips; loops: best of 5)\n", (unsigned long long)exits);
   std::printf("%-34s %14s %10s\n", "measure", "value", "x getpid");
   std::printf("%-34s %11.1f ns %10s\n", "native getpid()", getpid_ns, "1.0");
+  if (int80_gate)
+    std::printf("%-34s %11.1f ns %10.1f\n", "native int 0x80 getpid() (ia32)", native_int80, native_int80 / getpid_ns);
+  else
+    std::printf("%-34s %14s %10s\n", "native int 0x80 getpid() (ia32)", "no gate", "-");
   std::printf("%-34s %11.3f ms wall %9.3f ms cpu\n", "integer loop, direct", direct_ns / 1e6, direct_cpu / 1e6);
   std::printf("%-34s %11.3f ms wall %9.3f ms cpu\n", "integer loop, native (same bytes)", native_ns / 1e6, native_cpu / 1e6);
   std::printf("%-34s %14.3f wall %12.3f cpu\n", "ratio native/direct (target>=0.98)", native_ns / direct_ns,
               native_cpu / direct_cpu);
-  const struct {
+  struct Row {
     const char* name;
     double ns, min;
-  } rows[] = {{"exit: int 0x80", int80, int80_min},
+  };
+  std::vector<Row> rows = {{"exit: int 0x80", int80, int80_min},
               {"exit: hidden fault (incl. int 0x80)", hidden_total, hidden_min},
               {"exit: hidden page fault (net)", hidden, hidden_min - int80_min},
               {"exit: guest #PF reflection", pf, pf_min},
               {"exit: #GP privileged (cli)", gp, gp_min},
-              {"exit: interrupt (signal to stub)", timer, timer_min}};
+              {"exit: interrupt (signal to stub)", timer, timer_min},
+              {"exit: int 0x81 (#GP, no host gate)", int81, int81_min}};
+  if (int80_gate) rows.insert(rows.begin() + 1, Row{"exit: int 0x80 less native int80", int80 - native_int80,
+                                                    int80_min - native_int80_min});
   std::printf("%-34s %14s %10s %14s\n", "exit round trip", "median", "x getpid", "fastest");
   for (const auto& r : rows)
     std::printf("%-34s %11.1f ns %10.1f %11.1f ns\n", r.name, r.ns, r.ns / getpid_ns, r.min);
+  std::printf("int 0x80 exit, per round trip: %.2f stub entries, %.2f SIGSYS exits, %.2f #GP exits\n", int80_entries,
+              int80_sigsys, int80_gp);
   std::printf("\n%s", stats::format_table(false).c_str());
   return ok ? 0 : 1;
 }
