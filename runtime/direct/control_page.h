@@ -17,6 +17,14 @@
 #define BTVMM_STUB_ALTSTACK_ADDR 0x300100000ull
 #define BTVMM_STUB_ALTSTACK_BYTES (64u * 1024u)
 
+/* The handshake's spin, both sides: PAUSEs before sleeping on the futex (18-30 ns each on the
+ * project's hosts), with a sched_yield every so many. The scheduler may keep the monitor and the
+ * stub on one CPU (seen on an AMD PVM host: every exit then cost two whole spins, ~65 us against
+ * ~10 us on two CPUs); the yield lets that peer run after ~2-4 us instead. A peer on a CPU of its
+ * own has usually answered before the first yield (an exit takes ~2.4 us on the Intel host). */
+#define BTVMM_HANDSHAKE_SPINS 1000
+#define BTVMM_HANDSHAKE_YIELD_EVERY 128
+
 /* Commands (monitor -> stub). */
 enum btvmm_stub_command {
   BTVMM_CMD_NONE = 0,

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -101,10 +102,12 @@ void StubProcess::command(btvmm_stub_command cmd) {
 
 void StubProcess::wait_done(uint32_t seq) {
   auto done = std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl_->done_seq));
-  // Most answers come within a few microseconds: spin before sleeping.
-  for (int i = 0; i < 1000; i++) {
+  // Most answers come within a few microseconds: spin before sleeping, yielding now and then
+  // in case the scheduler put the stub on this CPU (control_page.h).
+  for (int i = 0; i < BTVMM_HANDSHAKE_SPINS; i++) {
     if (done.load(std::memory_order_acquire) == seq) return;
     __builtin_ia32_pause();
+    if (i % BTVMM_HANDSHAKE_YIELD_EVERY == BTVMM_HANDSHAKE_YIELD_EVERY - 1) sched_yield();
   }
   auto waiting = std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ctl_->monitor_waiting));
   for (;;) {

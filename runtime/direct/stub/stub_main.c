@@ -14,6 +14,7 @@
 #define NR_munmap 11
 #define NR_rt_sigaction 13
 #define NR_rt_sigreturn 15
+#define NR_sched_yield 24
 #define NR_setitimer 38
 #define NR_exit 60
 #define NR_sigaltstack 131
@@ -134,12 +135,15 @@ static void report_done(void) {
     sys6(NR_futex, (long)&ctl->done_seq, FUTEX_WAKE, 1, 0, 0, 0);
 }
 
-/* Spins briefly (the monitor usually answers within microseconds), then sleeps on the futex. */
+/* Spins briefly (the monitor usually answers within microseconds), then sleeps on the futex.
+ * The spin yields now and then: a scheduler that put the monitor on this CPU (wake-affine
+ * placement does) would otherwise let it answer only once the spin is over. */
 static uint32_t wait_command(uint32_t seen) {
-  for (int i = 0; i < 1000; i++) {
+  for (int i = 0; i < BTVMM_HANDSHAKE_SPINS; i++) {
     uint32_t s = __atomic_load_n(&ctl->command_seq, __ATOMIC_ACQUIRE);
     if (s != seen) return s;
     __builtin_ia32_pause();
+    if (i % BTVMM_HANDSHAKE_YIELD_EVERY == BTVMM_HANDSHAKE_YIELD_EVERY - 1) sys(NR_sched_yield, 0, 0, 0);
   }
   for (;;) {
     __atomic_store_n(&ctl->stub_waiting, 1, __ATOMIC_SEQ_CST);
@@ -317,8 +321,8 @@ static void install(int sig) {
 static void confine(void) {
   uint64_t lo = (uint64_t)__executable_start, hi = (uint64_t)__etext;
   if ((lo >> 32) != (hi >> 32)) die(11);
-  static const uint32_t allowed[] = {NR_mmap, NR_mprotect, NR_munmap, NR_rt_sigreturn, NR_setitimer,
-                                     NR_modify_ldt, NR_futex, NR_exit_group};
+  static const uint32_t allowed[] = {NR_mmap, NR_mprotect, NR_munmap, NR_rt_sigreturn, NR_sched_yield,
+                                     NR_setitimer, NR_modify_ldt, NR_futex, NR_exit_group};
   enum { N = sizeof allowed / sizeof allowed[0] };
   struct sock_filter f[10 + N];
   int i = 0;
