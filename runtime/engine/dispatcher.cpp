@@ -444,6 +444,12 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
       break;
     case PagingEvent::kInvlpg: for_each_shadow([&](mmu::ShadowMmu& s) { s.invlpg(LinearAddr(addr)); }); break;
   }
+  // A CCF re-walked at the event itself stays chained unless its code moved.
+  const auto recheck_now = [this](translator::Ccf& c, WalkMemo& memo, stats::Counter& counted) {
+    if (c.stale) return;
+    counted.inc();
+    if (!recheck(c, &memo)) make_stale(c);
+  };
   // CCFs are keyed by linear EIP: a new mapping may put other code there. Only CCFs whose code
   // mapping the event can change are cut from chains and the lookup (and re-checked on next entry).
   switch (what) {
@@ -454,11 +460,7 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
       // Global code pages survive (SDM vol. 3A 4.10.4.1); the others are re-walked now, so code
       // the new address space maps the same way (the kernel's, without PGE) stays chained.
       WalkMemo memo;
-      cache_.for_each_local([&](translator::Ccf& c) {
-        if (c.stale) return;
-        c_cr3_rechecks.inc();
-        if (!recheck(c, &memo)) make_stale(c);
-      });
+      cache_.for_each_local([&](translator::Ccf& c) { recheck_now(c, memo, c_cr3_rechecks); });
       break;
     }
     case PagingEvent::kCr4:
@@ -467,11 +469,7 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
         // changes no translation. Re-walking each code page now keeps the CCFs whose code has not
         // moved chained; staling them all would send every one back through the dispatcher.
         WalkMemo memo;
-        cache_.for_each_valid([&](translator::Ccf& c) {
-          if (c.stale) return;
-          c_cr4_rechecks.inc();
-          if (!recheck(c, &memo)) make_stale(c);
-        });
+        cache_.for_each_valid([&](translator::Ccf& c) { recheck_now(c, memo, c_cr4_rechecks); });
         break;
       }
       [[fallthrough]];

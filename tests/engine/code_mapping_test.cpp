@@ -50,6 +50,15 @@ void call_loop(x86::Assembler& a, uint32_t n) {
   a.mov(x86::ebx, x86::eax);
 }
 
+// Linux's __flush_tlb_global: clearing and setting CR4.PGE drops global translations.
+void toggle_pge(x86::Assembler& a) {
+  a.mov(x86::ecx, x86::cr4);
+  a.and_(x86::ecx, ~mmu::kCr4Pge);
+  a.mov(x86::cr4, x86::ecx);
+  a.or_(x86::ecx, mmu::kCr4Pge);
+  a.mov(x86::cr4, x86::ecx);
+}
+
 }  // namespace
 
 TEST_CASE("engine_invlpg_of_a_remapped_code_page_runs_the_new_code", "[engine]") {
@@ -159,12 +168,7 @@ TEST_CASE("engine_global_code_page_remapped_runs_the_new_code_after_a_cr4_pge_to
     call_loop(a, 3);
     a.mov(x86::ebp, x86::ebx);
     a.mov(x86::dword_ptr(kPt1 + 4 * (kCallee >> 12)), kCodeB | 3 | mmu::kPteGlobal);
-    // Linux's __flush_tlb_global: clearing and setting CR4.PGE drops global translations.
-    a.mov(x86::ecx, x86::cr4);
-    a.and_(x86::ecx, ~mmu::kCr4Pge);
-    a.mov(x86::cr4, x86::ecx);
-    a.or_(x86::ecx, mmu::kCr4Pge);
-    a.mov(x86::cr4, x86::ecx);
+    toggle_pge(a);
     call_loop(a, 3);
     a.hlt();
   });
@@ -182,11 +186,7 @@ TEST_CASE("engine_cr4_pge_toggle_keeps_unmoved_code_chained", "[engine]") {
   two_address_spaces(m, mmu::kPteGlobal);
   m.code(kCode, [](x86::Assembler& a) {
     call_loop(a, 3);
-    a.mov(x86::ecx, x86::cr4);
-    a.and_(x86::ecx, ~mmu::kCr4Pge);
-    a.mov(x86::cr4, x86::ecx);
-    a.or_(x86::ecx, mmu::kCr4Pge);
-    a.mov(x86::cr4, x86::ecx);
+    toggle_pge(a);
     call_loop(a, 3);
     a.hlt();
   });
