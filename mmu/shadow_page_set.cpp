@@ -125,6 +125,7 @@ std::vector<uint32_t> ShadowPageSet::not_global_in_region(uint32_t region) const
     if (not_global_.count(*it)) out.push_back(*it);
   return out;
 }
+
 void ShadowPageSet::clear_global() {
   for (auto& [lpn, p] : pages_)
     if (p.global) p.global = false, not_global_.insert(lpn);

@@ -1,9 +1,9 @@
 // CCF bookkeeping (see ccf.h): lookups, chaining patches and invalidation.
 #include "translator/ccf.h"
 
-#include <utility>
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/stats.h"
 
