@@ -194,42 +194,35 @@ int main(int argc, char** argv) {
   double native_ns = 0;
   const double native_cpu = native_loop_ns(loop_iters, native_ns);
 
+  // One exit kind's round trip: `code` run from kCode `exits` times, each ending in `kind`.
+  struct Trip {
+    double ns, min;  // median, fastest
+  };
+  const auto round_trip = [&](const std::vector<uint8_t>& code, UserExit::Kind kind, const char* what) {
+    g.load(code);
+    const double ns = time_ns(exits, [&] {
+      g.vcpu.eip = kCode;
+      ok &= expect(g.run(), kind, what);
+    });
+    return Trip{ns, g_last_min};
+  };
+
   // int 0x80 round trip, with the stub entries and exits it took (one of each expected: SIGSYS
   // where the host has the gate, #GP where it has none).
-  g.load({0xcd, 0x80});
   const uint64_t entries0 = stats::value_of("direct.entries"), sigsys0 = stats::value_of("direct.exits_syscall"),
                  gp0 = stats::value_of("direct.exits_gp");
-  const double int80 = time_ns(exits, [&] {
-    g.vcpu.eip = kCode;
-    ok &= expect(g.run(), UserExit::kSoftwareInterrupt, "int 0x80");
-  });
-  const double int80_min = g_last_min;
+  const Trip int80 = round_trip({0xcd, 0x80}, UserExit::kSoftwareInterrupt, "int 0x80");
   const auto per_trip = [&](const char* counter, uint64_t before) {
     return double(stats::value_of(counter) - before) / double(exits);
   };
   const double int80_entries = per_trip("direct.entries", entries0), int80_sigsys = per_trip("direct.exits_syscall", sigsys0),
                int80_gp = per_trip("direct.exits_gp", gp0);
   // int 0x81: the same instruction through a host gate the guest may not use (#GP, SIGSEGV).
-  g.load({0xcd, 0x81});
-  const double int81 = time_ns(exits, [&] {
-    g.vcpu.eip = kCode;
-    ok &= expect(g.run(), UserExit::kSoftwareInterrupt, "int 0x81");
-  });
-  const double int81_min = g_last_min;
+  const Trip int81 = round_trip({0xcd, 0x81}, UserExit::kSoftwareInterrupt, "int 0x81");
   // #GP from a privileged instruction (cli).
-  g.load({0xfa});
-  const double gp = time_ns(exits, [&] {
-    g.vcpu.eip = kCode;
-    ok &= expect(g.run(), UserExit::kException, "cli");
-  });
-  const double gp_min = g_last_min;
+  const Trip gp = round_trip({0xfa}, UserExit::kException, "cli");
   // Guest #PF reflection: a read of a not-present page (host fault, walk, reflected).
-  g.load({0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00});
-  const double pf = time_ns(exits, [&] {
-    g.vcpu.eip = kCode;
-    ok &= expect(g.run(), UserExit::kException, "guest #PF");
-  });
-  const double pf_min = g_last_min;
+  const Trip pf = round_trip({0x8b, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00}, UserExit::kException, "guest #PF");
   // Hidden fault: the shadow drops the data page each time; the read faults, fill maps it,
   // the read is retried, then int 0x80 exits. Reported net of the int 0x80 round trip.
   g.load({0x8b, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00, 0xcd, 0x80});
@@ -239,7 +232,7 @@ int main(int argc, char** argv) {
     ok &= expect(g.run(), UserExit::kSoftwareInterrupt, "hidden fault");
   });
   const double hidden_min = g_last_min;
-  const double hidden = hidden_total - int80;
+  const double hidden = hidden_total - int80.ns;
   // Interrupt: a signal sent to the stub ends direct execution (what the host timer does).
   g.load({0xeb, 0xfe});
   const double timer = time_ns(exits, [&] {
@@ -266,15 +259,15 @@ int main(int argc, char** argv) {
     const char* name;
     double ns, min;
   };
-  std::vector<Row> rows = {{"exit: int 0x80", int80, int80_min},
+  std::vector<Row> rows = {{"exit: int 0x80", int80.ns, int80.min},
               {"exit: hidden fault (incl. int 0x80)", hidden_total, hidden_min},
-              {"exit: hidden page fault (net)", hidden, hidden_min - int80_min},
-              {"exit: guest #PF reflection", pf, pf_min},
-              {"exit: #GP privileged (cli)", gp, gp_min},
+              {"exit: hidden page fault (net)", hidden, hidden_min - int80.min},
+              {"exit: guest #PF reflection", pf.ns, pf.min},
+              {"exit: #GP privileged (cli)", gp.ns, gp.min},
               {"exit: interrupt (signal to stub)", timer, timer_min},
-              {"exit: int 0x81 (#GP, no host gate)", int81, int81_min}};
-  if (int80_gate) rows.insert(rows.begin() + 1, Row{"exit: int 0x80 less native int80", int80 - native_int80,
-                                                    int80_min - native_int80_min});
+              {"exit: int 0x81 (#GP, no host gate)", int81.ns, int81.min}};
+  if (int80_gate) rows.insert(rows.begin() + 1, Row{"exit: int 0x80 less native int80", int80.ns - native_int80,
+                                                    int80.min - native_int80_min});
   std::printf("%-34s %14s %10s %14s\n", "exit round trip", "median", "x getpid", "fastest");
   for (const auto& r : rows)
     std::printf("%-34s %11.1f ns %10.1f %11.1f ns\n", r.name, r.ns, r.ns / getpid_ns, r.min);
