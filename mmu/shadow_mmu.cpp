@@ -172,8 +172,9 @@ void ShadowMmu::global_flush() {
   c_global_flushes.inc();
   drop_pending();
   std::vector<uint32_t> victims;
-  for (uint32_t lpn : pages_.linear_pages())
-    if (!derived_from_traced_entries(*pages_.find(lpn))) victims.push_back(lpn);
+  pages_.for_each([&](uint32_t lpn, const ShadowPage& p) {
+    if (!derived_from_traced_entries(p)) victims.push_back(lpn);
+  });
   drop(std::move(victims));
   if (!(state_.cr4 & kCr4Pge)) pages_.clear_global();
 }

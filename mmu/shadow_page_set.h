@@ -62,8 +62,11 @@ class ShadowPageSet {
   uint32_t mapped_in_region(uint32_t region) const { return per_region_[region]; }
   // The non-global pages mapped in that region, in linear order (what a CR3 load drops there).
   std::vector<uint32_t> not_global_in_region(uint32_t region) const;
-  // Every mapped linear page, in linear order.
-  const std::set<uint32_t>& linear_pages() const { return ordered_; }
+  // fn(lpn, page) for every mapped page, in no particular order.
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& [lpn, page] : pages_) fn(lpn, page);
+  }
   // No mapping is global any more (CR4.PGE was cleared: G bits mean nothing until it is set again).
   void clear_global();
 

@@ -103,11 +103,8 @@ void CcfCache::revalidate(Ccf& ccf) {
   ccf.stale = false;
   // Each jump aims at this CCF's guest EIP and has the same CPL (chain() linked it so), which is
   // all a branch exit would check before linking it; chain() skips the ones invalid or relinked.
-  for (auto [from, index] : std::exchange(ccf.dormant, {})) {
-    const uint64_t before = c_chained.value();
-    chain(*from, index, ccf);
-    if (c_chained.value() != before) c_relinked.inc();
-  }
+  for (auto [from, index] : std::exchange(ccf.dormant, {}))
+    if (chain(*from, index, ccf)) c_relinked.inc();
 }
 
 Ccf* CcfCache::by_host(uint64_t host_addr) const {
@@ -119,11 +116,12 @@ Ccf* CcfCache::by_host(uint64_t host_addr) const {
   return c->contains(host_addr) ? c : nullptr;
 }
 
-void CcfCache::chain(Ccf& from, unsigned index, Ccf& to) {
-  if (!chaining_enabled || !from.valid || !to.valid || to.stale || from.slots.at(index).linked) return;
+bool CcfCache::chain(Ccf& from, unsigned index, Ccf& to) {
+  if (!chaining_enabled || !from.valid || !to.valid || to.stale || from.slots.at(index).linked) return false;
   patch_chain(from, index, &to);
   to.incoming.emplace_back(&from, index);
   c_chained.inc();
+  return true;
 }
 
 void CcfCache::invalidate(Ccf& ccf) {

@@ -99,8 +99,9 @@ class CcfCache {
   Ccf* insert(std::unique_ptr<Ccf> ccf);
   // The CCF (valid or not) whose host range holds host_addr.
   Ccf* by_host(uint64_t host_addr) const;
-  // Links slot `index` of `from` to `to` (counts "tc.chained").
-  void chain(Ccf& from, unsigned index, Ccf& to);
+  // Links slot `index` of `from` to `to` (counts "tc.chained"); false if it could not (either is
+  // invalid, `to` is stale, the slot is linked already, chaining is off).
+  bool chain(Ccf& from, unsigned index, Ccf& to);
   // Invalidates every CCF on guest-physical page `ppn` and unchains jumps into them; returns them
   // (counts "tc.invalidations"). Their code stays in the TC until the next flush.
   std::vector<Ccf*> invalidate_page(uint32_t ppn);

@@ -434,10 +434,13 @@ void Engine::on_branch_exit() {
 }
 
 void Engine::paging_changed(PagingEvent what, uint32_t addr) {
-  const uint32_t cr4_before = supervisor_.shadow.paging().cr4;
+  bool pse_changed = false;  // a CR4 load that changed PSE (not only PGE) moves every large page
   switch (what) {
     case PagingEvent::kCr0: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr0(vcpu_.cr0); }); break;
-    case PagingEvent::kCr4: for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr4(vcpu_.cr4); }); break;
+    case PagingEvent::kCr4:
+      pse_changed = (supervisor_.shadow.paging().cr4 ^ vcpu_.cr4) & mmu::kCr4Pse;
+      for_each_shadow([&](mmu::ShadowMmu& s) { s.set_cr4(vcpu_.cr4); });
+      break;
     case PagingEvent::kCr3:
       for_each_shadow([&](mmu::ShadowMmu& s) { s.load_cr3(vcpu_.cr3); });
       prefill_la_.reset();  // the fault belonged to the address space being left
@@ -464,7 +467,7 @@ void Engine::paging_changed(PagingEvent what, uint32_t addr) {
       break;
     }
     case PagingEvent::kCr4:
-      if (!((cr4_before ^ vcpu_.cr4) & mmu::kCr4Pse)) {
+      if (!pse_changed) {
         // PGE alone: a global TLB flush (Linux flushes its global mappings by toggling PGE) that
         // changes no translation. Re-walking each code page now keeps the CCFs whose code has not
         // moved chained; staling them all would send every one back through the dispatcher.
